@@ -1,0 +1,35 @@
+"""`show_config()`: what this build of fastinit is and will do."""
+
+import platform
+import sys
+
+import numpy as np
+
+
+def config_info():
+    """The facts `show_config` prints, as a dict."""
+    import fastinit
+    from fastinit._openmp import cpu_best_path, openmp_enabled, openmp_max_threads
+
+    return {
+        "fastinit": fastinit.__version__,
+        "stream_version": fastinit.STREAM_VERSION,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "openmp": openmp_enabled(),
+        "openmp_max_threads": openmp_max_threads(),
+        "threads": fastinit.get_num_threads(),
+        "cpu_supports": cpu_best_path(),
+        "code_path": "generic",
+    }
+
+
+def show_config():
+    """Print the version, whether OpenMP is on, the thread count and the CPU code path."""
+    info = config_info()
+    print(f"fastinit {info['fastinit']} (stream version {info['stream_version']})")
+    print(f"  python {info['python']}, numpy {info['numpy']}, {info['machine']}")
+    print(f"  OpenMP: {'on' if info['openmp'] else 'off (serial build)'}")
+    print(f"  threads: {info['threads']} (OpenMP limit {info['openmp_max_threads']})")
+    print(f"  CPU code path: {info['code_path']} (CPU supports {info['cpu_supports']})")

@@ -1,0 +1,277 @@
+"""Streams: a distribution, its parameters and a seed; element i of a stream is a pure function of
+(seed, i).  `Stream.fill(out, start)` writes elements [start, start + out.size) into any writable
+buffer, which is what chunked, out-of-core and distributed generation build on.
+"""
+
+import functools
+import math
+import numbers
+
+import numpy as np
+
+from fastinit import _fill
+from fastinit._seeding import key_from_seed, normalize_seed
+from fastinit._threads import get_num_threads
+from fastinit._validation import (
+    FLOAT_DTYPES,
+    below,
+    ceil_to,
+    check_finite,
+    check_positive,
+    check_writable_buffer,
+    floor_to,
+)
+
+#: Version of the (seed, index) -> value mapping.  Changing any stream is a breaking change.
+STREAM_VERSION = 1
+
+_DIST_CODES = {"uniform": 1, "normal": 2, "truncated_normal": 3}
+DISTRIBUTIONS = tuple(_DIST_CODES)
+
+TN_NORMAL, TN_UNIFORM, TN_EXP, TN_EXP_NEG = 0, 1, 2, 3
+TN_METHOD_NAMES = {
+    TN_NORMAL: "normal rejection",
+    TN_UNIFORM: "uniform proposal (Robert 1995)",
+    TN_EXP: "exponential proposal, upper tail (Robert 1995)",
+    TN_EXP_NEG: "exponential proposal, lower tail (Robert 1995)",
+}
+_LOG_2PI = math.log(2.0 * math.pi)
+# Attempts are capped so that the deterministic fallback runs with probability < 1e-30.
+_FALLBACK_LOG_PROB = math.log(1e-30)
+
+
+@functools.lru_cache(maxsize=1024)
+def truncnorm_plan(za, zb):
+    """(method, alpha, m2, max_attempts, acceptance) for standardized bounds za < zb.
+
+    Each candidate sampler's acceptance rate is computed in log space (so far tails do not
+    underflow) and the best one is used:
+      normal rejection       P = Phi(zb) - Phi(za)
+      uniform proposal       P / (phi(m) (zb - za)),  m the point of [za, zb] nearest 0
+      exponential proposal   P sqrt(2 pi) alpha exp(alpha za - alpha^2 / 2), alpha the optimal
+                             rate (za + sqrt(za^2 + 4)) / 2; only for one-sided intervals
+    Normal rejection wins ties and is the choice for Keras's +-2 sigma (acceptance 0.9545).
+    """
+    from scipy.special import log_ndtr
+
+    m = 0.0 if za <= 0.0 <= zb else min(abs(za), abs(zb))
+    if za >= 0.0:
+        la, lb = float(log_ndtr(-za)), float(log_ndtr(-zb))      # upper-tail masses
+        frac = -math.expm1(lb - la)
+        log_p = la + math.log(frac) if frac > 0.0 else None
+    elif zb <= 0.0:
+        la, lb = float(log_ndtr(za)), float(log_ndtr(zb))
+        frac = -math.expm1(la - lb)
+        log_p = lb + math.log(frac) if frac > 0.0 else None
+    else:
+        p = 0.5 * (math.erf(zb / math.sqrt(2.0)) - math.erf(za / math.sqrt(2.0)))
+        log_p = math.log(p) if p > 0.0 else None
+    if log_p is None:
+        # An interval too short for the difference to resolve: its mass is width * density.
+        log_p = math.log(zb - za) - 0.5 * _LOG_2PI - 0.5 * m * m
+    candidates = [
+        (log_p, TN_NORMAL, 0.0),
+        (log_p + 0.5 * m * m + 0.5 * _LOG_2PI - math.log(zb - za), TN_UNIFORM, 0.0),
+    ]
+    if za >= 0.0 or zb <= 0.0:
+        t = za if za >= 0.0 else -zb
+        alpha = 0.5 * (t + math.sqrt(t * t + 4.0))
+        log_acc = log_p + 0.5 * _LOG_2PI + math.log(alpha) + alpha * t - 0.5 * alpha * alpha
+        candidates.append((log_acc, TN_EXP if za >= 0.0 else TN_EXP_NEG, alpha))
+    log_acc, method, alpha = max(candidates, key=lambda c: (c[0], -c[1]))
+    acc = min(1.0, math.exp(log_acc))
+    if acc >= 1.0:
+        attempts = 1
+    else:
+        attempts = math.ceil(_FALLBACK_LOG_PROB / math.log1p(-acc))
+    attempts = max(32, attempts)
+    return method, alpha, m * m, attempts, acc
+
+
+class Stream:
+    """A reproducible element stream: `distribution` with `params`, keyed by `seed`.
+
+    Args:
+        distribution: "uniform" (`low`, `high`; values in [low, high)), "normal" (`mean`,
+            `stddev`) or "truncated_normal" (`mean`, `stddev`, and bounds `low`, `high` that
+            default to mean -+ 2 stddev; values in [low, high]).
+        seed: int >= 0, numpy.random.SeedSequence or numpy.random.Generator (required: every
+            chunk of a stream must agree on it).
+        **params: the distribution's parameters, all finite.
+
+    Element i depends only on (seed, i, distribution, params, dtype): never on the thread
+    count, on chunking, or on which buffer it lands in.
+    """
+
+    __slots__ = ("distribution", "params", "seed", "_key", "_code", "_tn", "_za", "_zb")
+
+    def __init__(self, distribution, seed, **params):
+        if not isinstance(distribution, str) or distribution not in _DIST_CODES:
+            raise ValueError(
+                f"Argument `distribution` must be one of {DISTRIBUTIONS}. "
+                f"Received: distribution={distribution!r}"
+            )
+        self.distribution = distribution
+        self.seed = normalize_seed(seed, allow_none=False)
+        self._key = key_from_seed(self.seed)
+        self._code = _DIST_CODES[distribution]
+        self._tn = None
+        allowed = {"uniform": ("low", "high"), "normal": ("mean", "stddev"),
+                   "truncated_normal": ("mean", "stddev", "low", "high")}[distribution]
+        unknown = set(params) - set(allowed)
+        if unknown:
+            raise TypeError(
+                f"Unknown parameter(s) {sorted(unknown)} for distribution {distribution!r}; "
+                f"expected {allowed}"
+            )
+        if distribution == "uniform":
+            low = check_finite("low", params.get("low", 0.0))
+            high = check_finite("high", params.get("high", 1.0))
+            if not low < high:
+                raise ValueError(
+                    f"Argument `low` must be less than `high`. Received: low={low}, high={high}"
+                )
+            if not math.isfinite(high - low):
+                raise ValueError(
+                    f"The interval [low, high) is too wide to sample. Received: low={low}, "
+                    f"high={high}"
+                )
+            self.params = {"low": low, "high": high}
+        else:
+            mean = check_finite("mean", params.get("mean", 0.0))
+            stddev = check_positive("stddev", params.get("stddev", 1.0))
+            self.params = {"mean": mean, "stddev": stddev}
+            if distribution == "truncated_normal":
+                low = params.get("low")
+                high = params.get("high")
+                low = mean - 2.0 * stddev if low is None else check_finite("low", low)
+                high = mean + 2.0 * stddev if high is None else check_finite("high", high)
+                if not low < high:
+                    raise ValueError(
+                        f"Argument `low` must be less than `high`. Received: low={low}, "
+                        f"high={high}"
+                    )
+                za, zb = (low - mean) / stddev, (high - mean) / stddev
+                if not (math.isfinite(za) and math.isfinite(zb)) or not za < zb:
+                    raise ValueError(
+                        "The bounds are not distinct once standardized by `stddev`. "
+                        f"Received: low={low}, high={high}, mean={mean}, stddev={stddev}"
+                    )
+                self.params.update(low=low, high=high)
+                self._za, self._zb = za, zb
+                self._tn = truncnorm_plan(za, zb)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"Stream({self.distribution!r}, seed={self.seed}, {args})"
+
+    @property
+    def truncnorm_method(self):
+        """The sampler a truncated normal stream uses (None for other distributions)."""
+        return None if self._tn is None else TN_METHOD_NAMES[self._tn[0]]
+
+    def _clamp_bounds(self, dtype):
+        """Bounds representable in `dtype` that every output value must respect."""
+        p = self.params
+        if self.distribution == "uniform":
+            lo, hi = ceil_to(p["low"], dtype), below(p["high"], dtype)
+            if not lo <= hi:
+                raise ValueError(
+                    f"No {dtype.name} value lies in [low, high). Received: low={p['low']}, "
+                    f"high={p['high']}"
+                )
+            return lo, hi
+        if self.distribution == "normal":
+            return -math.inf, math.inf
+        lo, hi = ceil_to(p["low"], dtype), floor_to(p["high"], dtype)
+        if not lo <= hi:
+            raise ValueError(
+                f"No {dtype.name} value lies in [low, high]. Received: low={p['low']}, "
+                f"high={p['high']}"
+            )
+        return lo, hi
+
+    def fill(self, out, start=0, *, max_attempts=None):
+        """Write stream elements [start, start + out.size) into `out` (flat, C order); return it.
+
+        `out` must be a C-contiguous, aligned, writable ndarray of float16, bfloat16, float32 or
+        float64.  `max_attempts` overrides the truncated-normal retry cap (tests use it to force
+        the fallback); it changes the stream and is not for normal use.
+        """
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        code = FLOAT_DTYPES.get(out.dtype)
+        if code is None:
+            raise TypeError(
+                f"out has dtype {out.dtype.name}; streams fill float16, bfloat16, float32 or "
+                "float64"
+            )
+        check_writable_buffer(out)
+        if isinstance(start, (bool, np.bool_)) or not isinstance(start, numbers.Integral):
+            raise TypeError(f"Argument `start` must be an int. Received: start={start!r}")
+        start = int(start)
+        if start < 0 or start + out.size > 2**64:
+            raise ValueError(
+                f"Argument `start` must satisfy 0 <= start and start + out.size <= 2**64. "
+                f"Received: start={start}"
+            )
+        lo, hi = self._clamp_bounds(out.dtype)
+        if out.size == 0:
+            return out
+        k0, k1 = self._key
+        nt = get_num_threads()
+        p = self.params
+        if self.distribution == "uniform":
+            _fill.fill(out, 1, code, k0, k1, start, p["low"], p["high"] - p["low"], lo, hi,
+                       n_threads=nt)
+        elif self.distribution == "normal":
+            _fill.fill(out, 2, code, k0, k1, start, p["mean"], p["stddev"], lo, hi,
+                       n_threads=nt)
+        else:
+            method, alpha, m2, attempts, _ = self._tn
+            if max_attempts is not None:
+                attempts = int(max_attempts)
+                if attempts < 1:
+                    raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+            _fill.fill(out, 3, code, k0, k1, start, p["mean"], p["stddev"], lo, hi,
+                       self._za, self._zb, alpha, m2, method, attempts, n_threads=nt)
+        return out
+
+
+def fill_stream(out, distribution, *, seed, start=0, **params):
+    """Fill a buffer with elements [start, start + out.size) of a distribution's stream.
+
+    This is the low-level entry point the initializers, the out-of-core writer and the Dask
+    backend share: element i of the stream depends only on (seed, i, distribution, params,
+    dtype), so any buffer, chunk, thread count or machine gives the same bits for the same
+    index.
+
+    Parameters
+    ----------
+    out : numpy.ndarray
+        C-contiguous, aligned, writable array of float16, bfloat16, float32 or float64, filled
+        in place in flat C order.
+    distribution : {"uniform", "normal", "truncated_normal"}
+        "uniform" takes `low`, `high` (default 0, 1; values in [low, high)).
+        "normal" takes `mean`, `stddev` (default 0, 1).
+        "truncated_normal" takes `mean`, `stddev` and bounds `low`, `high` (default
+        mean -+ 2 stddev, as Keras truncates; values in [low, high]).
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Keys the stream.  Required.
+    start : int, optional
+        Stream index of ``out.flat[0]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        `out`.
+
+    Examples
+    --------
+    >>> import numpy as np, fastinit
+    >>> whole = fastinit.fill_stream(np.empty(10, np.float32), "normal", seed=0)
+    >>> part = fastinit.fill_stream(np.empty(4, np.float32), "normal", seed=0, start=3)
+    >>> bool((whole[3:7] == part).all())
+    True
+    """
+    return Stream(distribution, seed, **params).fill(out, start)

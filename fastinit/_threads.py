@@ -1,0 +1,52 @@
+"""How many threads a kernel call uses.
+
+Default: the OpenMP runtime's limit, `omp_get_max_threads()`, which honours `OMP_NUM_THREADS` and
+`threadpoolctl.threadpool_limits(n, user_api="openmp")`.  `set_num_threads(n)` or the
+`num_threads(n)` context manager override it for fastinit alone.  The thread count changes speed,
+never the values.
+"""
+
+import contextlib
+import contextvars
+import numbers
+
+from fastinit._openmp import openmp_enabled, openmp_max_threads
+
+_override = contextvars.ContextVar("fastinit_num_threads", default=None)
+_global_override = None
+
+
+def _check_n(n):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"Argument `n` must be a positive int or None. Received: n={n!r}")
+    if n < 1:
+        raise ValueError(f"Argument `n` must be >= 1. Received: n={n}")
+    return int(n)
+
+
+def get_num_threads():
+    """The number of threads the next fill will use (1 when built without OpenMP)."""
+    if not openmp_enabled():
+        return 1
+    n = _override.get()
+    if n is None:
+        n = _global_override
+    if n is None:
+        n = openmp_max_threads()
+    return max(1, n)
+
+
+def set_num_threads(n):
+    """Set fastinit's thread count for this process; None goes back to the OpenMP default."""
+    global _global_override
+    _global_override = None if n is None else _check_n(n)
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Context manager: use `n` threads inside the block (per thread and asyncio task)."""
+    token = _override.set(None if n is None else _check_n(n))
+    try:
+        yield
+    finally:
+        _override.reset(token)

@@ -1,0 +1,182 @@
+"""Checks that run before any work starts.  Public-layer messages follow Keras's wording
+("Argument `x` must be ... Received: x=..."); `out=` checks follow numpy's."""
+
+import math
+import numbers
+import operator
+
+import ml_dtypes
+import numpy as np
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+# Kernel dtype codes (src/fi_kernels.h): FI_F32, FI_F64, FI_F16, FI_BF16.
+FLOAT_DTYPES = {
+    np.dtype(np.float32): 0,
+    np.dtype(np.float64): 1,
+    np.dtype(np.float16): 2,
+    BFLOAT16: 3,
+}
+_MAX_INTP = np.iinfo(np.intp).max
+
+
+def check_shape(shape, argname="shape"):
+    """Return `shape` as a tuple of Python ints, rejecting negative, non-integer and huge shapes."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(
+            f"Argument `{argname}` must be a tuple of non-negative ints. "
+            f"Received: {argname}={shape!r}"
+        ) from None
+    out = []
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)):
+            raise TypeError(
+                f"Argument `{argname}` must contain ints, not bools. Received: {argname}={shape!r}"
+            )
+        try:
+            d = operator.index(d)
+        except TypeError:
+            raise TypeError(
+                f"Argument `{argname}` must contain ints. Received: {argname}={shape!r}"
+            ) from None
+        if d < 0:
+            raise ValueError(
+                f"Argument `{argname}` must contain non-negative ints. "
+                f"Received: {argname}={shape!r}"
+            )
+        out.append(d)
+    # Zero-size shapes are fine, but the other dimensions still have to be representable:
+    # fans multiply them.
+    size = 1
+    for d in out:
+        if d:
+            size *= d
+    if size > _MAX_INTP:
+        raise ValueError(
+            f"Argument `{argname}` describes an array too large for this platform "
+            f"({size} elements). Received: {argname}={shape!r}"
+        )
+    return tuple(out)
+
+
+def resolve_dtype(dtype, *, kind="float", argname="dtype"):
+    """The numpy dtype for `dtype` (None means float32, Keras's default floatx).
+
+    kind="float": float16, bfloat16, float32 or float64, else TypeError.
+    kind="any":   any numeric or bool dtype (constant initializers).
+    """
+    if dtype is None:
+        return np.dtype(np.float32)
+    try:
+        dt = BFLOAT16 if (isinstance(dtype, str) and dtype == "bfloat16") else np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"Argument `{argname}` is not a dtype numpy understands. Received: {argname}={dtype!r}"
+        ) from None
+    if kind == "float":
+        if dt not in FLOAT_DTYPES:
+            raise TypeError(
+                f"Argument `{argname}` must be a floating-point dtype (float16, bfloat16, "
+                f"float32 or float64). Received: {argname}={dt.name}"
+            )
+    elif not (dt.kind in "biufc" or dt == BFLOAT16):
+        raise TypeError(
+            f"Argument `{argname}` must be a numeric or bool dtype. Received: {argname}={dt.name}"
+        )
+    return dt
+
+
+def check_out(out, shape, dtype):
+    """Check an `out=` array against the expected shape and dtype (numpy's rules and wording).
+
+    `dtype=None` means: take the out array's dtype.  Returns the dtype to use.
+    """
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if dtype is not None and out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype.name}, expected {np.dtype(dtype).name}")
+    if shape is not None and out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
+    check_writable_buffer(out, "out")
+    return out.dtype
+
+
+def check_writable_buffer(arr, argname="out"):
+    flags = arr.flags
+    if not flags.c_contiguous:
+        raise ValueError(f"{argname} must be C-contiguous")
+    if not flags.aligned:
+        raise ValueError(f"{argname} must be aligned")
+    if not flags.writeable:
+        raise ValueError(f"{argname} is read-only")
+    if not arr.dtype.isnative:
+        raise ValueError(f"{argname} must be in native byte order")
+
+
+def check_finite(name, value):
+    """Return `value` as a float, rejecting non-numbers, NaN and inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        try:
+            # numpy 0-d arrays and scalars
+            value = float(np.asarray(value).item()) if np.ndim(value) == 0 else value
+        except (TypeError, ValueError):
+            pass
+        if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"Argument `{name}` must be a real number. Received: {name}={value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"Argument `{name}` must be finite. Received: {name}={value!r}")
+    return v
+
+
+def check_positive(name, value):
+    v = check_finite(name, value)
+    if v <= 0.0:
+        raise ValueError(f"Argument `{name}` must be positive. Received: {name}={value!r}")
+    return v
+
+
+# ---- values representable in a floating dtype ------------------------------------------------
+
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _step(v, dtype, up):
+    """The neighbour of the dtype value `v` (a numpy scalar of `dtype`) towards +inf or -inf."""
+    ui = _UINT[dtype.itemsize]
+    a = np.array(v, dtype=dtype)
+    if float(a) == 0.0:
+        tiny = np.array(1, dtype=ui).view(dtype)
+        return float(tiny) if up else -float(tiny)
+    bits = int(a.view(ui))
+    positive = float(a) > 0
+    bits = bits + 1 if positive == up else bits - 1
+    return float(np.array(bits, dtype=ui).view(dtype))
+
+
+def floor_to(x, dtype):
+    """The largest value of `dtype` that is <= x (x finite; may return -inf on underflow)."""
+    v = float(np.array(x, dtype=np.float64).astype(dtype))
+    if v > x:
+        v = _step(v, dtype, up=False)
+    return v
+
+
+def ceil_to(x, dtype):
+    """The smallest value of `dtype` that is >= x."""
+    v = float(np.array(x, dtype=np.float64).astype(dtype))
+    if v < x:
+        v = _step(v, dtype, up=True)
+    return v
+
+
+def below(x, dtype):
+    """The largest value of `dtype` that is strictly < x."""
+    v = floor_to(x, dtype)
+    if v == x:
+        v = _step(v, dtype, up=False)
+    return v
