@@ -158,9 +158,14 @@ def _step(v, dtype, up):
     return float(np.array(bits, dtype=ui).view(dtype))
 
 
+def _nearest(x, dtype):
+    with np.errstate(over="ignore"):
+        return float(np.array(x, dtype=np.float64).astype(dtype))
+
+
 def floor_to(x, dtype):
-    """The largest value of `dtype` that is <= x (x finite; may return -inf on underflow)."""
-    v = float(np.array(x, dtype=np.float64).astype(dtype))
+    """The largest value of `dtype` that is <= x (x finite; -inf when x < -max)."""
+    v = _nearest(x, dtype)
     if v > x:
         v = _step(v, dtype, up=False)
     return v
@@ -168,7 +173,7 @@ def floor_to(x, dtype):
 
 def ceil_to(x, dtype):
     """The smallest value of `dtype` that is >= x."""
-    v = float(np.array(x, dtype=np.float64).astype(dtype))
+    v = _nearest(x, dtype)
     if v < x:
         v = _step(v, dtype, up=True)
     return v
