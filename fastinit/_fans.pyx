@@ -2,9 +2,13 @@
 
 
 cdef long long _prod(tuple shape, tuple axes):
+    # axes were range-checked by the caller; negative ones count from the end (wraparound is
+    # off module-wide, so normalize them here)
     cdef long long r = 1
-    cdef Py_ssize_t ax
+    cdef Py_ssize_t ax, rank = len(shape)
     for ax in axes:
+        if ax < 0:
+            ax += rank
         r *= <long long> shape[ax]
     return r
 

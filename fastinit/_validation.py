@@ -81,11 +81,11 @@ def resolve_dtype(dtype, *, kind="float", argname="dtype"):
         if dt not in FLOAT_DTYPES:
             raise TypeError(
                 f"Argument `{argname}` must be a floating-point dtype (float16, bfloat16, "
-                f"float32 or float64). Received: {argname}={dt.name}"
+                f"float32 or float64). Received: {argname}={dt}"
             )
     elif not (dt.kind in "biufc" or dt == BFLOAT16):
         raise TypeError(
-            f"Argument `{argname}` must be a numeric or bool dtype. Received: {argname}={dt.name}"
+            f"Argument `{argname}` must be a numeric or bool dtype. Received: {argname}={dt}"
         )
     return dt
 
@@ -97,11 +97,11 @@ def check_out(out, shape, dtype):
     """
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    check_writable_buffer(out, "out")
     if dtype is not None and out.dtype != dtype:
         raise TypeError(f"out has dtype {out.dtype.name}, expected {np.dtype(dtype).name}")
     if shape is not None and out.shape != tuple(shape):
         raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
-    check_writable_buffer(out, "out")
     return out.dtype
 
 
@@ -119,14 +119,10 @@ def check_writable_buffer(arr, argname="out"):
 
 def check_finite(name, value):
     """Return `value` as a float, rejecting non-numbers, NaN and inf."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        try:
-            # numpy 0-d arrays and scalars
-            value = float(np.asarray(value).item()) if np.ndim(value) == 0 else value
-        except (TypeError, ValueError):
-            pass
-        if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"Argument `{name}` must be a real number. Received: {name}={value!r}")
+        raise TypeError(f"Argument `{name}` must be a real number. Received: {name}={value!r}")
     v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"Argument `{name}` must be finite. Received: {name}={value!r}")

@@ -46,8 +46,10 @@ TRUNCATED_NORMAL_STD = 0.87962566103423978
 def _prepare(shape, dtype, out, kind="float"):
     """Validate shape, dtype and out; returns (shape tuple, numpy dtype)."""
     shape = check_shape(shape)
-    if out is not None and dtype is None:
-        dtype = out.dtype if isinstance(out, np.ndarray) else None
+    if out is not None:
+        check_out(out, shape, None)
+        if dtype is None:
+            dtype = out.dtype
     dt = resolve_dtype(dtype, kind=kind)
     if out is not None:
         check_out(out, shape, dt)
