@@ -103,7 +103,8 @@ class Stream:
     count, on chunking, or on which buffer it lands in.
     """
 
-    __slots__ = ("distribution", "params", "seed", "_key", "_code", "_tn", "_za", "_zb")
+    __slots__ = ("distribution", "params", "seed", "_key", "_code", "_tn", "_za", "_zb",
+                 "_bounds")
 
     def __init__(self, distribution, seed, **params):
         if not isinstance(distribution, str) or distribution not in _DIST_CODES:
@@ -116,6 +117,7 @@ class Stream:
         self._key = key_from_seed(self.seed)
         self._code = _DIST_CODES[distribution]
         self._tn = None
+        self._bounds = {}  # dtype -> clamp bounds, computed once per dtype
         allowed = {"uniform": ("low", "high"), "normal": ("mean", "stddev"),
                    "truncated_normal": ("mean", "stddev", "low", "high")}[distribution]
         unknown = set(params) - set(allowed)
@@ -172,6 +174,12 @@ class Stream:
 
     def _clamp_bounds(self, dtype):
         """Bounds representable in `dtype` that every output value must respect."""
+        bounds = self._bounds.get(dtype)
+        if bounds is None:
+            bounds = self._bounds[dtype] = self._compute_clamp_bounds(dtype)
+        return bounds
+
+    def _compute_clamp_bounds(self, dtype):
         p = self.params
         if self.distribution == "uniform":
             lo, hi = ceil_to(p["low"], dtype), below(p["high"], dtype)

@@ -126,7 +126,8 @@ def check_finite(name, value):
     v = float(value)
     if not math.isfinite(v):
         raise ValueError(f"Argument `{name}` must be finite. Received: {name}={value!r}")
-    return v
+    # Keep a Python int as given (configs then read like Keras's: `mean=1`, not `1.0`).
+    return value if type(value) is int else v
 
 
 def check_positive(name, value):

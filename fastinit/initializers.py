@@ -223,7 +223,7 @@ class Constant(Initializer):
         return {"value": v.tolist() if isinstance(v, np.ndarray) else v}
 
 
-class Zeros(Constant):
+class Zeros(Initializer):
     """Initializer that generates tensors initialized to 0.
 
     Examples:
@@ -232,20 +232,14 @@ class Zeros(Constant):
     [[0.0, 0.0], [0.0, 0.0]]
     """
 
-    def __init__(self):
-        super().__init__(0)
-
     def __call__(self, shape, dtype=None, *, out=None):
+        shape, dt = _prepare(shape, dtype, out, kind="any")
         if out is None:
-            shape, dt = _prepare(shape, dtype, None, kind="any")
             return np.zeros(shape, dtype=dt)  # calloc: the OS hands out zero pages
-        return super().__call__(shape, dtype, out=out)
-
-    def get_config(self):
-        return {}
+        return _constant_fill(out, 0)
 
 
-class Ones(Constant):
+class Ones(Initializer):
     """Initializer that generates tensors initialized to 1.
 
     Examples:
@@ -254,11 +248,9 @@ class Ones(Constant):
     [1.0, 1.0]
     """
 
-    def __init__(self):
-        super().__init__(1)
-
-    def get_config(self):
-        return {}
+    def __call__(self, shape, dtype=None, *, out=None):
+        shape, dt = _prepare(shape, dtype, out, kind="any")
+        return _constant_fill(np.empty(shape, dtype=dt) if out is None else out, 1)
 
 
 class Identity(Initializer):
@@ -319,6 +311,7 @@ class RandomInitializer(Initializer):
         s = normalize_seed(seed)
         self._init_seed = s
         self.seed = draw_default_seed() if s is None else s
+        self._last_stream = None  # (shape, Stream): a model's layers often repeat a shape
 
     def get_config(self):
         return {"seed": self._init_seed}
@@ -329,7 +322,12 @@ class RandomInitializer(Initializer):
 
     def __call__(self, shape, dtype=None, *, out=None):
         shape, dt = _prepare(shape, dtype, out)
-        stream = self.stream(shape, dt)
+        last = self._last_stream
+        if last is not None and last[0] == shape:
+            stream = last[1]
+        else:
+            stream = self.stream(shape, dt)
+            self._last_stream = (shape, stream)
         if out is None:
             out = np.empty(shape, dtype=dt)
         return stream.fill(out)
