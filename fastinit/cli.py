@@ -1,0 +1,215 @@
+"""The `fastinit` command: create initializer arrays as .npy files of any size, and inspect them.
+
+    fastinit create emb.npy --shape 1000000,256 --init glorot_uniform --seed 0 --dtype float32
+    fastinit create w.npy --shape 4096,4096 --init variance_scaling scale=2.0 mode=fan_out
+    fastinit info emb.npy
+
+Also runs as ``python -m fastinit``.  Errors print one line on stderr and exit nonzero (2 for
+usage errors, 1 for I/O errors, 130/143 when interrupted by SIGINT/SIGTERM).
+"""
+
+import argparse
+import ast
+import math
+import os
+import signal
+import sys
+import time
+
+USAGE_ERROR = 2
+IO_ERROR = 1
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _parse_shape(text):
+    if text.strip() in ("", "()"):
+        return ()
+    parts = [p.strip() for p in text.strip().strip("()").split(",")]
+    if len(parts) > 1 and parts[-1] == "":  # "10," is a 1-D shape
+        parts = parts[:-1]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise _UsageError(
+            f"invalid --shape {text!r}: expected comma-separated non-negative ints, "
+            "e.g. 1000000,256"
+        ) from None
+    if any(d < 0 for d in dims):
+        raise _UsageError(f"invalid --shape {text!r}: dimensions must be >= 0")
+    return dims
+
+
+def _parse_kwargs(items):
+    kwargs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise _UsageError(
+                f"invalid initializer argument {item!r}: expected key=value, e.g. scale=2.0"
+            )
+        try:
+            kwargs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            kwargs[key] = value
+    return kwargs
+
+
+def _build_parser():
+    p = _Parser(prog="fastinit", description="Keras initializers as .npy files of any size.")
+    sub = p.add_subparsers(dest="command", metavar="{create,info}")
+    sub.required = True
+    c = sub.add_parser("create", help="write an initializer's values to a .npy file",
+                       description="Write initializer(shape, dtype) to a .npy file, chunk by "
+                       "chunk in bounded memory (~200 MiB whatever the size).")
+    c.add_argument("path", help="output .npy file")
+    c.add_argument("--shape", required=True, help="comma-separated dims, e.g. 1000000,256")
+    c.add_argument("--init", "--initializer", dest="init", default="glorot_uniform",
+                   help="Keras initializer name (default: glorot_uniform)")
+    c.add_argument("--seed", type=int, default=None,
+                   help="seed of a random initializer (default: a random one, printed)")
+    c.add_argument("--dtype", default="float32",
+                   help="float16, bfloat16, float32 (default) or float64")
+    c.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    c.add_argument("--force", action="store_true", help="overwrite an existing file")
+    c.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar")
+    c.add_argument("--no-stats", dest="stats", action="store_false",
+                   help="skip the mean/std/min/max pass over the written file")
+    c.add_argument("--allow-in-memory", action="store_true",
+                   help="allow initializers that cannot be chunked (orthogonal) to be "
+                   "computed in memory")
+    c.add_argument("--chunk-mib", type=int, default=64, help="chunk size in MiB (default 64)")
+    c.add_argument("kwargs", nargs="*", metavar="key=value",
+                   help="initializer arguments, e.g. scale=2.0 mode=fan_out")
+    i = sub.add_parser("info", help="print a .npy file's shape, dtype and size (header only)")
+    i.add_argument("path", help=".npy file")
+    return p
+
+
+def _gb(n):
+    return f"{n:,} bytes ({n / 1e9:.3f} GB, {n / 2**30:.3f} GiB)"
+
+
+def _create(args, out):
+    import fastinit
+    from fastinit._outofcore import make_plan, npy_stats, resolve_initializer
+    from fastinit.initializers import RandomInitializer
+
+    shape = _parse_shape(args.shape)
+    kwargs = _parse_kwargs(args.kwargs)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise _UsageError(f"--threads must be >= 1, got {args.threads}")
+        fastinit.set_num_threads(args.threads)
+    if args.chunk_mib < 1:
+        raise _UsageError(f"--chunk-mib must be >= 1, got {args.chunk_mib}")
+    try:
+        init = resolve_initializer({"class_name": args.init, "config": kwargs}, args.seed)
+        plan = make_plan(init, shape, args.dtype, allow_in_memory=args.allow_in_memory)
+    except (ValueError, TypeError) as e:
+        raise _UsageError(str(e).replace("allow_in_memory=True", "--allow-in-memory")) from None
+    if os.path.lexists(args.path) and not args.force:
+        raise FileExistsError(f"{args.path} already exists; pass --force to overwrite it")
+    dt = plan.dtype
+    nbytes = plan.size * dt.itemsize
+    t0 = time.perf_counter()
+    fastinit.save_npy(args.path, shape, init, dt, chunk_bytes=args.chunk_mib * 2**20,
+                      progress=args.progress and nbytes >= 64 * 2**20, force=args.force,
+                      allow_in_memory=args.allow_in_memory)
+    secs = time.perf_counter() - t0
+    rate = nbytes / secs / 1e9 if secs > 0 else math.inf
+    seed = f" seed={init.seed}" if isinstance(init, RandomInitializer) else ""
+    lines = [
+        f"wrote {args.path}",
+        f"  initializer  {args.init}{seed} {kwargs if kwargs else ''}".rstrip(),
+        f"  shape        {shape}",
+        f"  dtype        {dt.name}",
+        f"  size         {_gb(nbytes)}",
+        f"  time         {secs:.2f} s ({rate:.2f} GB/s)",
+    ]
+    if args.stats and plan.size:
+        mean, std, lo, hi = npy_stats(args.path, dtype=dt)
+        lines.append(f"  values       mean={mean:.6g} std={std:.6g} min={lo:.6g} max={hi:.6g}")
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def _info(args, out):
+    from fastinit._outofcore import read_npy_header
+
+    shape, dt, fortran, offset = read_npy_header(args.path)
+    n = math.prod(shape)
+    data = n * dt.itemsize
+    file_size = os.path.getsize(args.path)
+    dtype_txt = dt.name if dt.kind != "V" else f"{dt.str} (raw {dt.itemsize}-byte values)"
+    if dt.kind == "V" and dt.itemsize == 2 and dt.fields is None:
+        dtype_txt += "; bfloat16 is stored this way: np.load(...).view(ml_dtypes.bfloat16)"
+    lines = [
+        f"{args.path}",
+        f"  shape        {shape}",
+        f"  dtype        {dtype_txt}",
+        f"  order        {'Fortran' if fortran else 'C'}",
+        f"  elements     {n:,}",
+        f"  size         {_gb(data)}",
+        f"  header       {offset} bytes",
+    ]
+    status = 0
+    if file_size != offset + data:
+        lines.append(f"  WARNING      file is {file_size:,} bytes, expected {offset + data:,} "
+                     "(truncated or trailing data)")
+        status = IO_ERROR
+    print("\n".join(lines), file=out)
+    return status
+
+
+def main(argv=None):
+    """Entry point of the `fastinit` console script; returns the exit status."""
+    parser = _build_parser()
+    try:
+        try:
+            args, extra = parser.parse_known_args(argv)
+        except SystemExit as e:  # --help
+            return e.code if isinstance(e.code, int) else 0
+        # argparse cannot interleave the key=value positionals with options: collect them here.
+        bad = [a for a in extra if args.command != "create" or a.startswith("-")]
+        if bad:
+            parser.error(f"unrecognized arguments: {' '.join(bad)}")
+        if extra:
+            args.kwargs = list(args.kwargs) + extra
+        if args.command == "create":
+            return _create(args, sys.stdout)
+        return _info(args, sys.stdout)
+    except _UsageError as e:
+        print(f"fastinit: error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        msg = str(e) or "interrupted"
+        print(f"fastinit: {msg}", file=sys.stderr)
+        return 128 + int(signum)
+    except (OSError, ValueError, TypeError) as e:
+        print(f"fastinit: error: {_one_line(e)}", file=sys.stderr)
+        return IO_ERROR
+
+
+def _one_line(e):
+    if isinstance(e, OSError) and e.strerror:
+        text = e.strerror
+        if e.filename and str(e.filename) not in text:
+            text = f"{e.filename}: {text}"
+    else:
+        text = str(e)
+    return " ".join(text.split()) or type(e).__name__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

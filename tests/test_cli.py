@@ -1,0 +1,214 @@
+"""The `fastinit` command (fastinit.cli): create / info, errors as one line with exit codes."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastinit
+from fastinit.cli import main
+
+
+def run(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "fastinit", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _one_error_line(stderr):
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert lines[0].startswith("fastinit:")
+    return lines[0]
+
+
+def test_create_summary_and_values(tmp_path):
+    p = tmp_path / "emb.npy"
+    r = run("create", p, "--shape", "1000,64", "--init", "glorot_uniform", "--seed", "0",
+            "--dtype", "float32", "--threads", "2")
+    assert r.returncode == 0, r.stderr
+    ref = fastinit.GlorotUniform(seed=0)((1000, 64))
+    np.testing.assert_array_equal(np.load(p), ref)
+    out = r.stdout
+    assert "(1000, 64)" in out and "float32" in out and "256,000 bytes" in out
+    assert "GB/s" in out and " s " in out
+    # mean/std/min/max computed from the file
+    stats = [ln for ln in out.splitlines() if ln.strip().startswith("values")][0].split()[1:]
+    values = dict(item.split("=") for item in stats)
+    assert float(values["mean"]) == pytest.approx(ref.astype(np.float64).mean(), rel=1e-5)
+    assert float(values["std"]) == pytest.approx(ref.astype(np.float64).std(), rel=1e-5)
+    assert float(values["min"]) == pytest.approx(float(ref.min()), rel=1e-5)
+    assert float(values["max"]) == pytest.approx(float(ref.max()), rel=1e-5)
+    assert r.stderr == ""  # small arrays show no progress bar
+
+
+def test_create_kwargs_and_bfloat16(tmp_path, capsys):
+    p = tmp_path / "vs.npy"
+    assert main(["create", str(p), "--shape", "300,7", "--init", "variance_scaling",
+                 "--seed", "4", "scale=2.5", "mode=fan_out", "--dtype", "bfloat16",
+                 "distribution='uniform'"]) == 0
+    ref = fastinit.VarianceScaling(2.5, "fan_out", "uniform", seed=4)((300, 7), "bfloat16")
+    np.testing.assert_array_equal(np.load(p).view(ref.dtype).view(np.uint16),
+                                  ref.view(np.uint16))
+    assert "seed=4" in capsys.readouterr().out
+
+
+def test_unseeded_create_reports_its_seed(tmp_path, capsys):
+    p = tmp_path / "r.npy"
+    assert main(["create", str(p), "--shape", "50", "--init", "random_normal",
+                 "--no-stats"]) == 0
+    out = capsys.readouterr().out
+    seed = int(out.split("seed=")[1].split()[0])
+    np.testing.assert_array_equal(np.load(p), fastinit.RandomNormal(seed=seed)((50,)))
+    assert "values" not in out
+
+
+def test_progress_bar_on_stderr(tmp_path):
+    p = tmp_path / "big.npy"
+    r = run("create", p, "--shape", f"{2**24}", "--init", "random_uniform", "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert "100%" in r.stderr and "big.npy" in r.stderr
+    r = run("create", p, "--shape", f"{2**24}", "--init", "random_uniform", "--seed", "1",
+            "--force", "--no-progress", "--no-stats")
+    assert r.returncode == 0 and r.stderr == ""
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--shape", "10,a"], "invalid --shape"),
+    (["--shape", "10,-3"], "invalid --shape"),
+    (["--shape", "10", "--init", "no_such_init"], "Could not interpret initializer"),
+    (["--shape", "10", "--init", "random_normal", "stddev=-1"], "stddev"),
+    (["--shape", "10", "--init", "random_normal", "bogus=1"], "bogus"),
+    (["--shape", "10", "--dtype", "int7"], "dtype"),
+    (["--shape", "10", "--init", "random_normal", "--dtype", "int32"], "floating-point"),
+    (["--shape", "10,10", "--init", "orthogonal"], "--allow-in-memory"),
+    (["--shape", "10", "notakwarg"], "key=value"),
+    (["--shape", "10", "--threads", "0"], "threads"),
+    ([], "--shape"),
+])
+def test_usage_errors(tmp_path, capsys, args, match):
+    p = tmp_path / "x.npy"
+    assert main(["create", str(p), *args]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert match in line
+    assert not p.exists()
+
+
+def test_usage_errors_through_subprocess(tmp_path):
+    r = run("create", tmp_path / "x.npy", "--shape", "1x")
+    assert r.returncode == 2
+    assert "invalid --shape" in _one_error_line(r.stderr)
+    r = run("create", tmp_path / "x.npy", "--shape", "3", "--init", "nope")
+    assert r.returncode == 2
+    assert "nope" in _one_error_line(r.stderr)
+    r = run("frobnicate")
+    assert r.returncode == 2
+    _one_error_line(r.stderr)
+    assert os.listdir(tmp_path) == []
+
+
+def test_refuses_to_overwrite(tmp_path):
+    p = tmp_path / "keep.npy"
+    np.save(p, np.arange(3))
+    before = p.read_bytes()
+    r = run("create", p, "--shape", "5", "--init", "ones")
+    assert r.returncode == 1
+    assert "--force" in _one_error_line(r.stderr)
+    assert p.read_bytes() == before
+    r = run("create", p, "--shape", "5", "--init", "ones", "--force")
+    assert r.returncode == 0, r.stderr
+    assert (np.load(p) == 1).all()
+
+
+def test_io_errors(tmp_path, capsys):
+    assert main(["create", str(tmp_path / "no" / "dir.npy"), "--shape", "3"]) == 1
+    assert "does not exist" in _one_error_line(capsys.readouterr().err)
+    f = tmp_path / "f"
+    f.write_bytes(b"")
+    assert main(["create", str(f / "x.npy"), "--shape", "3"]) == 1
+    _one_error_line(capsys.readouterr().err)
+    assert main(["info", str(tmp_path / "missing.npy")]) == 1
+    assert "No such file" in _one_error_line(capsys.readouterr().err)
+    assert main(["info", str(f)]) == 1
+    assert "not a valid .npy" in _one_error_line(capsys.readouterr().err)
+
+
+def test_info(tmp_path):
+    p = tmp_path / "i.npy"
+    np.save(p, np.zeros((7, 3), np.float16))
+    r = run("info", p)
+    assert r.returncode == 0, r.stderr
+    assert "(7, 3)" in r.stdout and "float16" in r.stdout and "42 bytes" in r.stdout
+    # bfloat16 is stored as raw 2-byte values: say so.
+    fastinit.save_npy(tmp_path / "b.npy", (4, 4), "zeros", "bfloat16")
+    r = run("info", tmp_path / "b.npy")
+    assert r.returncode == 0 and "bfloat16" in r.stdout
+    # A truncated file is reported.
+    data = p.read_bytes()
+    p.write_bytes(data[:-5])
+    r = run("info", p)
+    assert r.returncode == 1 and "truncated" in r.stdout
+
+
+def test_info_reads_only_the_header(tmp_path, capsys):
+    p = tmp_path / "sparse.npy"
+    header = fastinit._outofcore._npy_header((2**20, 2**20), np.dtype(np.float32))
+    try:
+        with open(p, "wb") as f:  # a 4 TiB sparse file: info must not read it
+            f.write(header)
+            f.truncate(len(header) + 2**42)
+    except OSError as e:
+        pytest.skip(f"this filesystem cannot hold a sparse 4 TiB file: {e}")
+    t = time.perf_counter()
+    assert main(["info", str(p)]) == 0
+    assert time.perf_counter() - t < 5
+    assert "(1048576, 1048576)" in capsys.readouterr().out
+
+
+def test_console_script(tmp_path):
+    exe = shutil.which("fastinit")
+    if exe is None:
+        pytest.skip("the fastinit console script is not installed")
+    r = subprocess.run([exe, "create", str(tmp_path / "c.npy"), "--shape", "4,4",
+                        "--init", "identity"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), np.eye(4, dtype=np.float32))
+
+
+def test_sigterm_during_create(tmp_path):
+    """SIGTERM mid-write: exit status 143, one line on stderr, no file, no temp file."""
+    code = (
+        "import sys, time\n"
+        "from fastinit import _outofcore\n"
+        "real = _outofcore._write_all\n"
+        "def slow(fd, buf):\n"
+        "    time.sleep(0.05)\n"
+        "    real(fd, buf)\n"
+        "_outofcore._write_all = slow\n"
+        "from fastinit.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    target = tmp_path / "t.npy"
+    proc = subprocess.Popen([sys.executable, "-c", code, "create", str(target), "--shape",
+                             f"{2**24}", "--chunk-mib", "1", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        while not any(n.endswith(".fastinit-tmp") for n in os.listdir(tmp_path)):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() - t0 < 60
+            time.sleep(0.01)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, (out, err)
+    assert "SIGTERM" in _one_error_line(err)
+    assert os.listdir(tmp_path) == []
