@@ -1,0 +1,1 @@
+"""asv benchmark suites for fastinit (run from benchmarks/, see benchmarks/README.md)."""
