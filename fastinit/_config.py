@@ -9,7 +9,8 @@ import numpy as np
 def config_info():
     """The facts `show_config` prints, as a dict."""
     import fastinit
-    from fastinit._openmp import cpu_best_path, openmp_enabled, openmp_max_threads
+    from fastinit._fill import cpu_path, supported_cpu_paths
+    from fastinit._openmp import openmp_enabled, openmp_max_threads
 
     return {
         "fastinit": fastinit.__version__,
@@ -20,8 +21,9 @@ def config_info():
         "openmp": openmp_enabled(),
         "openmp_max_threads": openmp_max_threads(),
         "threads": fastinit.get_num_threads(),
-        "cpu_supports": cpu_best_path(),
-        "code_path": "generic",
+        # the widest path the kernels can run here (AVX-512 needs F, DQ, BW and VL)
+        "cpu_supports": supported_cpu_paths()[-1],
+        "code_path": cpu_path(),  # what the fill kernels run (FASTINIT_CPU can narrow it)
     }
 
 

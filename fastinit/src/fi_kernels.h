@@ -3,9 +3,11 @@
  * float64, float16 and bfloat16, over any range [start, start + n) of an element stream.
  *
  * Kernels never fail and never touch Python: the Python layer has validated every parameter and
- * computed the clamp bounds, so here everything is arithmetic.  One entry point,
- * fi_fill_range(), fills elements [off, off + n) of a buffer whose element 0 is stream element
- * `start`; the Cython layer calls it from a static OpenMP schedule over fixed chunks.
+ * computed the clamp bounds, so here everything is arithmetic.  The code here is the portable
+ * scalar reference: fi_fill_range_generic() fills elements [off, off + n) of a buffer whose
+ * element 0 is stream element `start`.  The Cython layer calls fi_fill_range() (fi_simd.h) from a
+ * static OpenMP schedule over fixed chunks; it runs this code or an AVX2 / AVX-512 version of it
+ * that gives exactly the same bits.
  *
  * float16 and bfloat16 are computed exactly as float32 (same stream, same arithmetic), clamped to
  * bounds that are representable in the output type, and rounded once, FI_HALF_TILE values at a
@@ -53,6 +55,7 @@ typedef struct {
     int tn_method;         /* FI_TN_* */
     uint32_t max_attempts; /* truncnorm: attempts before the deterministic fallback (>= 1) */
     uint64_t pattern;      /* constant: the bit pattern of one element */
+    int nt_stores;         /* SIMD paths: write through non-temporal stores (huge buffers only) */
 } fi_fill_params;
 
 static inline float fi_clamp_f32(float x, float lo, float hi)
@@ -296,8 +299,9 @@ static void fi_fill_constant(const fi_fill_params *p, void *buf, int64_t off, in
     }
 }
 
-/* Fill buffer elements [off, off + n); buffer element 0 is stream element p->start. */
-static void fi_fill_range(const fi_fill_params *p, void *buf, int64_t off, int64_t n)
+/* The scalar reference: fill buffer elements [off, off + n); buffer element 0 is stream element
+   p->start.  fi_simd.h's fi_fill_range() dispatches to this or to a SIMD path with the same bits. */
+static void fi_fill_range_generic(const fi_fill_params *p, void *buf, int64_t off, int64_t n)
 {
     uint64_t first = p->start + (uint64_t)off;
     if (n <= 0) return;
