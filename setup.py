@@ -9,6 +9,7 @@ everywhere.  -ffp-contract=off stops the compiler fusing a*b+c into an FMA on so
 others, which would change the last bit of a stream.
 """
 
+import glob
 import os
 import subprocess
 import sys
@@ -78,11 +79,12 @@ def extension(name):
         f"fastinit.{name}",
         [f"fastinit/{name}.pyx"],
         include_dirs=[np.get_include(), "fastinit/src"],
+        depends=sorted(glob.glob("fastinit/src/*.h")),  # header edits rebuild the extensions
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     )
 
 
-extensions = [extension(n) for n in ("_fill", "_fans", "_openmp")]
+extensions = [extension(n) for n in ("_fill", "_fans", "_openmp", "_orthogonal_lapack")]
 
 setup(
     ext_modules=cythonize(

@@ -640,11 +640,10 @@ class Orthogonal(RandomInitializer):
 
         rows = math.prod(shape[:-1])
         cols = shape[-1]
-        q = orthogonal_matrix(rows, cols, self.seed, self.gain, dt)
-        if out is None:
-            return q.reshape(shape)
-        out[...] = q.reshape(shape)
-        return out
+        # Q is formed directly in `out` (a C-contiguous reshape is a view): no second matrix.
+        flat_out = None if out is None else out.reshape(rows, cols)
+        q = orthogonal_matrix(rows, cols, self.seed, self.gain, dt, out=flat_out)
+        return q.reshape(shape) if out is None else out
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain}
