@@ -181,20 +181,16 @@ class Stream:
 
     def _compute_clamp_bounds(self, dtype):
         p = self.params
-        if self.distribution == "uniform":
-            lo, hi = ceil_to(p["low"], dtype), below(p["high"], dtype)
-            if not lo <= hi:
-                raise ValueError(
-                    f"No {dtype.name} value lies in [low, high). Received: low={p['low']}, "
-                    f"high={p['high']}"
-                )
-            return lo, hi
         if self.distribution == "normal":
             return -math.inf, math.inf
-        lo, hi = ceil_to(p["low"], dtype), floor_to(p["high"], dtype)
+        lo = ceil_to(p["low"], dtype)
+        if self.distribution == "uniform":
+            hi, interval = below(p["high"], dtype), "[low, high)"
+        else:
+            hi, interval = floor_to(p["high"], dtype), "[low, high]"
         if not lo <= hi:
             raise ValueError(
-                f"No {dtype.name} value lies in [low, high]. Received: low={p['low']}, "
+                f"No {dtype.name} value lies in {interval}. Received: low={p['low']}, "
                 f"high={p['high']}"
             )
         return lo, hi

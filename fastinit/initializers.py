@@ -333,7 +333,24 @@ class RandomInitializer(Initializer):
         return stream.fill(out)
 
 
-class RandomNormal(RandomInitializer):
+class _MeanStddevInitializer(RandomInitializer):
+    """Shared by RandomNormal and TruncatedNormal: `mean`, `stddev` and a stream."""
+
+    _distribution = None
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean = check_finite("mean", mean)
+        self.stddev = check_positive("stddev", stddev)
+        super().__init__(seed=seed)
+
+    def stream(self, shape, dtype=None):
+        return Stream(self._distribution, self.seed, mean=self.mean, stddev=self.stddev)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+class RandomNormal(_MeanStddevInitializer):
     """Random normal initializer.
 
     Draws samples from a normal distribution for given parameters.
@@ -350,19 +367,10 @@ class RandomNormal(RandomInitializer):
         seed: int, None, numpy.random.SeedSequence or numpy.random.Generator.
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = check_finite("mean", mean)
-        self.stddev = check_positive("stddev", stddev)
-        super().__init__(seed=seed)
-
-    def stream(self, shape, dtype=None):
-        return Stream("normal", self.seed, mean=self.mean, stddev=self.stddev)
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+    _distribution = "normal"
 
 
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_MeanStddevInitializer):
     """Initializer that generates a truncated normal distribution.
 
     Values more than two standard deviations from the mean are discarded and re-drawn (by
@@ -381,16 +389,7 @@ class TruncatedNormal(RandomInitializer):
         seed: int, None, numpy.random.SeedSequence or numpy.random.Generator.
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = check_finite("mean", mean)
-        self.stddev = check_positive("stddev", stddev)
-        super().__init__(seed=seed)
-
-    def stream(self, shape, dtype=None):
-        return Stream("truncated_normal", self.seed, mean=self.mean, stddev=self.stddev)
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+    _distribution = "truncated_normal"
 
 
 class RandomUniform(RandomInitializer):
