@@ -351,7 +351,8 @@ def make_plan(initializer, shape, dtype="float32", *, allow_in_memory=False):
     computed in memory first (memory cost: the output plus the initializer's workspace).
     """
     from fastinit.initializers import (
-        Constant, Identity, Ones, Orthogonal, RandomInitializer, Zeros,
+        Constant, Identity, Ones, Orthogonal, RandomInitializer, Zeros, check_identity_shape,
+        check_orthogonal_shape,
     )
 
     shape = check_shape(shape)
@@ -375,30 +376,23 @@ def make_plan(initializer, shape, dtype="float32", *, allow_in_memory=False):
         return ScalarConstantPlan(initializer.value, shape, dt)
     if cls is Identity:
         dt = resolve_dtype(dtype, kind="any")
-        if len(shape) != 2:
-            raise ValueError(
-                "Identity matrix initializer can only be used for 2D matrices. "
-                f"Received: shape={shape} of rank {len(shape)}."
-            )
+        check_identity_shape(shape)
         return IdentityPlan(initializer.gain, shape, dt)
     name = getattr(cls, "__name__", repr(initializer))
     if isinstance(initializer, Orthogonal):
         dt = resolve_dtype(dtype)
-        if len(shape) < 2:
-            raise ValueError(
-                "The tensor to initialize must be at least two-dimensional. "
-                f"Received: shape={shape} of rank {len(shape)}."
-            )
+        check_orthogonal_shape(shape)
         if not allow_in_memory:
             rows, cols = _prod(shape[:-1]), shape[-1]
-            work = 8 if dt == np.float64 else 4
-            est = 2 * rows * cols * work + _prod(shape) * dt.itemsize
+            out_bytes = _prod(shape) * dt.itemsize
+            # float16/bfloat16 are computed in a float32 matrix first (fastinit._orthogonal)
+            est = out_bytes + (rows * cols * 4 if dt.itemsize == 2 else 0)
             raise ValueError(
                 f"Orthogonal cannot be generated chunk by chunk: every element depends on the "
-                f"QR decomposition of the whole {rows} x {cols} matrix, so it must be computed "
-                f"in memory. Pass allow_in_memory=True to accept that (memory cost: the output, "
-                f"{_fmt_bytes(_prod(shape) * dt.itemsize)}, plus the QR workspace; about "
-                f"{_fmt_bytes(est)} in all for shape {shape})."
+                f"Householder reflectors of the whole {rows} x {cols} matrix, so it must be "
+                f"computed in memory. Pass allow_in_memory=True to accept that (memory cost: "
+                f"about {_fmt_bytes(est)} for shape {shape}, the output plus a small workspace"
+                f"{' and a float32 work matrix' if dt.itemsize == 2 else ''})."
             )
     elif not allow_in_memory:
         raise ValueError(
@@ -523,10 +517,10 @@ def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
         progress: Show a tqdm progress bar on stderr.
         force: Overwrite an existing file.
         allow_in_memory: Orthogonal (or any initializer without an element stream) cannot be
-            chunked -- every element depends on a QR decomposition of the whole matrix -- so it
-            raises ValueError unless this is True; then the result is computed in memory first
-            and written out (memory cost: the output plus the QR workspace, about 3x the output
-            in float32).
+            chunked -- every element depends on the Householder reflectors of the whole
+            matrix -- so it raises ValueError unless this is True; then the result is computed
+            in memory first and written out (memory cost: the output plus a small workspace,
+            and a float32 work matrix for float16/bfloat16).
         fsync: fsync the file (and directory) before returning, for durability across a crash.
 
     Returns:

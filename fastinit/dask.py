@@ -53,7 +53,7 @@ def from_initializer(initializer, shape, *, chunks="auto", dtype="float32", seed
     Args:
         initializer: A fastinit initializer, or anything `fastinit.get` accepts (a name such as
             ``"glorot_uniform"``, a config dict).  Orthogonal cannot be split into independent
-            blocks (every element depends on a QR decomposition of the whole matrix) and raises
+            blocks (every element depends on the reflectors of the whole matrix) and raises
             ValueError.
         shape: Shape of the array.
         chunks: Any chunk specification `dask.array` accepts ("auto", an int, a tuple, a

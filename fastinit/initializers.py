@@ -110,6 +110,22 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     return _compute_fans(shape)
 
 
+def check_identity_shape(shape):
+    if len(shape) != 2:
+        raise ValueError(
+            "Identity matrix initializer can only be used for 2D matrices. "
+            f"Received: shape={shape} of rank {len(shape)}."
+        )
+
+
+def check_orthogonal_shape(shape):
+    if len(shape) < 2:
+        raise ValueError(
+            "The tensor to initialize must be at least two-dimensional. "
+            f"Received: shape={shape} of rank {len(shape)}."
+        )
+
+
 class Initializer:
     """Initializer base class: all fastinit initializers inherit from this class.
 
@@ -273,11 +289,7 @@ class Identity(Initializer):
 
     def __call__(self, shape, dtype=None, *, out=None):
         shape, dt = _prepare(shape, dtype, out, kind="any")
-        if len(shape) != 2:
-            raise ValueError(
-                "Identity matrix initializer can only be used for 2D matrices. "
-                f"Received: shape={shape} of rank {len(shape)}."
-            )
+        check_identity_shape(shape)
         if out is None:
             out = np.zeros(shape, dtype=dt)
         else:
@@ -630,11 +642,7 @@ class Orthogonal(RandomInitializer):
 
     def __call__(self, shape, dtype=None, *, out=None):
         shape, dt = _prepare(shape, dtype, out)
-        if len(shape) < 2:
-            raise ValueError(
-                "The tensor to initialize must be at least two-dimensional. "
-                f"Received: shape={shape} of rank {len(shape)}."
-            )
+        check_orthogonal_shape(shape)
         from fastinit._orthogonal import orthogonal_matrix
 
         rows = math.prod(shape[:-1])
