@@ -210,3 +210,24 @@ def test_env_unsupported_path_warns_and_falls_back():
     res = _run("avx512")
     assert res.stdout.strip() == ALL_PATHS[-1]
     assert "RuntimeWarning" in res.stderr
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("size", [1, 3, 4, 5, 300, 4099])
+def test_range_ending_at_stream_index_2_64(path, case, dtype, size, restore_path):
+    # The last representable range: its end, start + size, is 2**64 and wraps to 0 in uint64.
+    # It must be written in full, with the same bits as the same elements filled in two pieces
+    # (the first ending before 2**64) and as the generic path.
+    start = 2**64 - size
+    dist, params = CASES[case]
+    _fill.set_cpu_path(path)
+    whole = Stream(dist, 2024, **params).fill(np.full(size, np.nan, dtype_of(dtype)), start)
+    assert np.isfinite(whole.astype(np.float64)).all()  # every element written
+    head = fill_with(path, case, dtype, start, size - 1) if size > 1 else whole[:0]
+    last = fill_with(path, case, dtype, 2**64 - 1, 1)
+    pieces = np.concatenate([head, last])
+    assert whole.view(np.uint8).tobytes() == pieces.view(np.uint8).tobytes()
+    generic = fill_with("generic", case, dtype, start, size)
+    assert whole.view(np.uint8).tobytes() == generic.view(np.uint8).tobytes()

@@ -58,6 +58,24 @@ typedef struct {
     int nt_stores;         /* SIMD paths: write through non-temporal stores (huge buffers only) */
 } fi_fill_params;
 
+/* Walk elements [first, first + n) block by block, W elements a block: inside, b is the block
+   index, j..jend the positions of the block to write and o the next output index.  The loop counts
+   elements rather than comparing against first + n, which wraps to 0 for a range that ends at
+   stream index 2^64. */
+#define FI_BLOCKS_BEGIN(first, n, W)                                                          \
+    {                                                                                         \
+        uint64_t i_ = (first);                                                                \
+        int64_t left_ = (n), o = 0;                                                           \
+        while (left_ > 0) {                                                                   \
+            uint64_t b = i_ / (W);                                                            \
+            unsigned j = (unsigned)(i_ % (W));                                                \
+            unsigned jend = ((int64_t)((W) - j) < left_) ? (W) : j + (unsigned)left_;         \
+            left_ -= (int64_t)(jend - j);                                                     \
+            i_ += jend - j;
+#define FI_BLOCKS_END                                                                         \
+        }                                                                                     \
+    }
+
 static inline float fi_clamp_f32(float x, float lo, float hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
@@ -74,38 +92,28 @@ static void fi_uniform_f32(const fi_fill_params *p, uint64_t first, int64_t n, f
 {
     const float low = (float)p->p0, scale = (float)p->p1;
     const float lo = (float)p->lo, hi = (float)p->hi;
-    uint64_t i = first, end = first + (uint64_t)n;
     uint32_t w[4];
-    while (i < end) {
-        uint64_t b = i >> 2, base = b << 2;
-        unsigned j = (unsigned)(i - base);
-        unsigned jend = (end - base < 4) ? (unsigned)(end - base) : 4u;
+    FI_BLOCKS_BEGIN(first, n, 4)
         fi_stream_words(p->key, b, 0, FI_TAG_MAIN, w);
         for (; j < jend; j++) {
             float u = (float)(w[j] >> 8) * 0x1.0p-24f;
-            out[base + j - first] = fi_clamp_f32(low + u * scale, lo, hi);
+            out[o++] = fi_clamp_f32(low + u * scale, lo, hi);
         }
-        i = base + 4;
-    }
+    FI_BLOCKS_END
 }
 
 static void fi_uniform_f64(const fi_fill_params *p, uint64_t first, int64_t n, double *out)
 {
     const double low = p->p0, scale = p->p1, lo = p->lo, hi = p->hi;
-    uint64_t i = first, end = first + (uint64_t)n;
     uint32_t w[4];
-    while (i < end) {
-        uint64_t b = i >> 1, base = b << 1;
-        unsigned j = (unsigned)(i - base);
-        unsigned jend = (end - base < 2) ? (unsigned)(end - base) : 2u;
+    FI_BLOCKS_BEGIN(first, n, 2)
         fi_stream_words(p->key, b, 0, FI_TAG_MAIN, w);
         for (; j < jend; j++) {
             uint64_t U = ((uint64_t)w[2 * j + 1] << 32) | w[2 * j];
             double u = (double)(U >> 11) * 0x1.0p-53;
-            out[base + j - first] = fi_clamp_f64(low + u * scale, lo, hi);
+            out[o++] = fi_clamp_f64(low + u * scale, lo, hi);
         }
-        i = base + 2;
-    }
+    FI_BLOCKS_END
 }
 
 /* ---- normal ----------------------------------------------------------------------------------- */
@@ -131,33 +139,23 @@ static void fi_normal_f32(const fi_fill_params *p, uint64_t first, int64_t n, fl
 {
     const float mean = (float)p->p0, stddev = (float)p->p1;
     const float lo = (float)p->lo, hi = (float)p->hi;
-    uint64_t i = first, end = first + (uint64_t)n;
     float z[4];
-    while (i < end) {
-        uint64_t b = i >> 2, base = b << 2;
-        unsigned j = (unsigned)(i - base);
-        unsigned jend = (end - base < 4) ? (unsigned)(end - base) : 4u;
+    FI_BLOCKS_BEGIN(first, n, 4)
         fi_normal_block_f32(p->key, b, 0, z);
         for (; j < jend; j++)
-            out[base + j - first] = fi_clamp_f32(mean + stddev * z[j], lo, hi);
-        i = base + 4;
-    }
+            out[o++] = fi_clamp_f32(mean + stddev * z[j], lo, hi);
+    FI_BLOCKS_END
 }
 
 static void fi_normal_f64(const fi_fill_params *p, uint64_t first, int64_t n, double *out)
 {
     const double mean = p->p0, stddev = p->p1, lo = p->lo, hi = p->hi;
-    uint64_t i = first, end = first + (uint64_t)n;
     double z[2];
-    while (i < end) {
-        uint64_t b = i >> 1, base = b << 1;
-        unsigned j = (unsigned)(i - base);
-        unsigned jend = (end - base < 2) ? (unsigned)(end - base) : 2u;
+    FI_BLOCKS_BEGIN(first, n, 2)
         fi_normal_block_f64(p->key, b, 0, z);
         for (; j < jend; j++)
-            out[base + j - first] = fi_clamp_f64(mean + stddev * z[j], lo, hi);
-        i = base + 2;
-    }
+            out[o++] = fi_clamp_f64(mean + stddev * z[j], lo, hi);
+    FI_BLOCKS_END
 }
 
 /* ---- truncated normal ------------------------------------------------------------------------- */
@@ -194,20 +192,15 @@ static void fi_truncnorm_f32(const fi_fill_params *p, uint64_t first, int64_t n,
     const float mean = (float)p->p0, stddev = (float)p->p1;
     const float lo = (float)p->lo, hi = (float)p->hi;
     const float za = (float)p->za, zb = (float)p->zb;
-    uint64_t end = first + (uint64_t)n;
     if (p->tn_method != FI_TN_NORMAL) {
-        for (uint64_t i = first; i < end; i++) {
-            double x = p->p0 + p->p1 * fi_tn_proposal(p, i);
-            out[i - first] = fi_clamp_f32((float)x, lo, hi);
+        for (int64_t k = 0; k < n; k++) {
+            double x = p->p0 + p->p1 * fi_tn_proposal(p, first + (uint64_t)k);
+            out[k] = fi_clamp_f32((float)x, lo, hi);
         }
         return;
     }
-    uint64_t i = first;
     float z[4], zr[4];
-    while (i < end) {
-        uint64_t b = i >> 2, base = b << 2;
-        unsigned j = (unsigned)(i - base);
-        unsigned jend = (end - base < 4) ? (unsigned)(end - base) : 4u;
+    FI_BLOCKS_BEGIN(first, n, 4)
         fi_normal_block_f32(p->key, b, 0, z);
         for (; j < jend; j++) {
             float v = z[j];
@@ -216,28 +209,22 @@ static void fi_truncnorm_f32(const fi_fill_params *p, uint64_t first, int64_t n,
                 fi_normal_block_f32(p->key, b, a, zr);
                 v = zr[j];
             }
-            out[base + j - first] = fi_clamp_f32(mean + stddev * v, lo, hi);
+            out[o++] = fi_clamp_f32(mean + stddev * v, lo, hi);
         }
-        i = base + 4;
-    }
+    FI_BLOCKS_END
 }
 
 static void fi_truncnorm_f64(const fi_fill_params *p, uint64_t first, int64_t n, double *out)
 {
     const double mean = p->p0, stddev = p->p1, lo = p->lo, hi = p->hi;
     const double za = p->za, zb = p->zb;
-    uint64_t end = first + (uint64_t)n;
     if (p->tn_method != FI_TN_NORMAL) {
-        for (uint64_t i = first; i < end; i++)
-            out[i - first] = fi_clamp_f64(mean + stddev * fi_tn_proposal(p, i), lo, hi);
+        for (int64_t k = 0; k < n; k++)
+            out[k] = fi_clamp_f64(mean + stddev * fi_tn_proposal(p, first + (uint64_t)k), lo, hi);
         return;
     }
-    uint64_t i = first;
     double z[2], zr[2];
-    while (i < end) {
-        uint64_t b = i >> 1, base = b << 1;
-        unsigned j = (unsigned)(i - base);
-        unsigned jend = (end - base < 2) ? (unsigned)(end - base) : 2u;
+    FI_BLOCKS_BEGIN(first, n, 2)
         fi_normal_block_f64(p->key, b, 0, z);
         for (; j < jend; j++) {
             double v = z[j];
@@ -246,10 +233,9 @@ static void fi_truncnorm_f64(const fi_fill_params *p, uint64_t first, int64_t n,
                 fi_normal_block_f64(p->key, b, a, zr);
                 v = zr[j];
             }
-            out[base + j - first] = fi_clamp_f64(mean + stddev * v, lo, hi);
+            out[o++] = fi_clamp_f64(mean + stddev * v, lo, hi);
         }
-        i = base + 2;
-    }
+    FI_BLOCKS_END
 }
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
