@@ -4,16 +4,42 @@ Default: the OpenMP runtime's limit, `omp_get_max_threads()`, which honours `OMP
 `threadpoolctl.threadpool_limits(n, user_api="openmp")`.  `set_num_threads(n)` or the
 `num_threads(n)` context manager override it for fastinit alone.  The thread count changes speed,
 never the values.
+
+Forked children (multiprocessing's "fork" start method, os.fork): the OpenMP runtime's worker
+pool does not survive fork(), so before every fork the forking thread's pool is released and the
+child starts its own workers; a child uses the same thread count as its parent would, and gives
+the same bits.  Where the runtime cannot release its pool (OpenMP < 5.0), children run their
+fills on one thread instead of hanging.
 """
 
 import contextlib
 import contextvars
 import numbers
+import os
 
-from fastinit._openmp import openmp_enabled, openmp_max_threads
+from fastinit._openmp import openmp_enabled, openmp_max_threads, release_thread_pool
 
 _override = contextvars.ContextVar("fastinit_num_threads", default=None)
 _global_override = None
+# Set in a forked child whose parent could not release its OpenMP pool: parallel regions there
+# would hang, so every fill runs on the calling thread.
+_serial_after_fork = False
+_pool_released = True
+
+
+def _before_fork():
+    global _pool_released
+    _pool_released = release_thread_pool() == 0
+
+
+def _after_fork_in_child():
+    global _serial_after_fork
+    if not _pool_released:
+        _serial_after_fork = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def _check_n(n):
@@ -26,7 +52,7 @@ def _check_n(n):
 
 def get_num_threads():
     """The number of threads the next fill will use (1 when built without OpenMP)."""
-    if not openmp_enabled():
+    if not openmp_enabled() or _serial_after_fork:
         return 1
     n = _override.get()
     if n is None:
