@@ -19,6 +19,9 @@ from fastinit._validation import (
     check_finite,
     check_positive,
     check_writable_buffer,
+    compute_dtype,
+    fits,
+    float_max,
     floor_to,
 )
 
@@ -38,6 +41,26 @@ TN_METHOD_NAMES = {
 _LOG_2PI = math.log(2.0 * math.pi)
 # Attempts are capped so that the deterministic fallback runs with probability < 1e-30.
 _FALLBACK_LOG_PROB = math.log(1e-30)
+# Largest |z| a Box-Muller normal reaches: sqrt(-2 log 2^-24) = 5.77 from float32's 24-bit
+# uniforms, sqrt(-2 log 2^-53) = 8.57 in float64; rounded up.
+_Z_MAX = {np.dtype(np.float32): 5.8, np.dtype(np.float64): 8.6}
+
+
+class ParameterRangeError(ValueError):
+    """A finite parameter that the output dtype cannot hold: the values would overflow to inf or
+    NaN.  `param` is the stream parameter; initializers re-raise it under their own argument
+    names."""
+
+    def __init__(self, param, value, dtype, detail):
+        self.param, self.value, self.dtype, self.detail = param, value, dtype, detail
+        super().__init__(
+            f"Argument `{param}` {detail}. Received: {param}={value!r}, dtype={dtype.name}"
+        )
+
+    @property
+    def range_text(self):
+        """'float32 (largest finite value 3.40282e+38)'."""
+        return f"{self.dtype.name} (largest finite value {float_max(self.dtype):.6g})"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -133,11 +156,6 @@ class Stream:
                 raise ValueError(
                     f"Argument `low` must be less than `high`. Received: low={low}, high={high}"
                 )
-            if not math.isfinite(high - low):
-                raise ValueError(
-                    f"The interval [low, high) is too wide to sample. Received: low={low}, "
-                    f"high={high}"
-                )
             self.params = {"low": low, "high": high}
         else:
             mean = check_finite("mean", params.get("mean", 0.0))
@@ -148,6 +166,12 @@ class Stream:
                 high = params.get("high")
                 low = mean - 2.0 * stddev if low is None else check_finite("low", low)
                 high = mean + 2.0 * stddev if high is None else check_finite("high", high)
+                if not (math.isfinite(low) and math.isfinite(high)):
+                    raise ValueError(
+                        "Arguments `mean` and `stddev` put the truncation bounds "
+                        "mean -+ 2 stddev beyond float64's range. "
+                        f"Received: mean={mean!r}, stddev={stddev!r}"
+                    )
                 if not low < high:
                     raise ValueError(
                         f"Argument `low` must be less than `high`. Received: low={low}, "
@@ -172,28 +196,100 @@ class Stream:
         """The sampler a truncated normal stream uses (None for other distributions)."""
         return None if self._tn is None else TN_METHOD_NAMES[self._tn[0]]
 
-    def _clamp_bounds(self, dtype):
-        """Bounds representable in `dtype` that every output value must respect."""
-        bounds = self._bounds.get(dtype)
-        if bounds is None:
-            bounds = self._bounds[dtype] = self._compute_clamp_bounds(dtype)
-        return bounds
+    def check_dtype(self, dtype):
+        """Raise ValueError unless this stream's values are finite and in bounds in `dtype`.
 
-    def _compute_clamp_bounds(self, dtype):
+        Called before any work; the result is cached per dtype.
+        """
+        self._kernel_args(np.dtype(dtype))
+
+    def _kernel_args(self, dtype):
+        """(p0, p1, lo, hi, doubled) for `dtype`: the kernel's parameters and clamp bounds."""
+        args = self._bounds.get(dtype)
+        if args is None:
+            args = self._bounds[dtype] = self._compute_kernel_args(dtype)
+        return args
+
+    def _out_of_range(self, param, dtype, what="gives values outside the range of"):
+        return ParameterRangeError(
+            param, self.params[param], dtype,
+            f"{what} {dtype.name} (largest finite value {float_max(dtype):.6g})")
+
+    def _compute_kernel_args(self, dtype):
+        """The checks of the parameters against the output dtype, and the kernel's arguments.
+
+        Every value must be finite in `dtype` and every intermediate finite in the dtype the
+        kernel computes in (float32 for float32/float16/bfloat16, float64 for float64), or a
+        ValueError names the parameter.  A uniform interval wider than that dtype's largest value
+        but inside the output range is still sampled: U(low, high) = 2 U(low/2, high/2), exact in
+        binary floating point, so the kernel draws the halved interval and the values are
+        doubled afterwards (`doubled`).
+        """
         p = self.params
+        dmax = float_max(dtype)
+        ct = compute_dtype(dtype)
+        cmax = float_max(ct)
         if self.distribution == "normal":
-            return -math.inf, math.inf
-        lo = ceil_to(p["low"], dtype)
+            mean, stddev = p["mean"], p["stddev"]
+            if abs(mean) > dmax:
+                raise self._out_of_range("mean", dtype, "is outside the range of")
+            if not fits(stddev, ct) or abs(mean) + _Z_MAX[ct] * stddev > dmax:
+                raise self._out_of_range("stddev", dtype)
+            # The clamp never binds (the check above bounds |mean + stddev z|); it is a guard.
+            return mean, stddev, -dmax, dmax, False
+        low, high = p["low"], p["high"]
         if self.distribution == "uniform":
-            hi, interval = below(p["high"], dtype), "[low, high)"
+            if low < -dmax:
+                raise self._out_of_range("low", dtype, "is outside the range of")
+            if high > dmax:
+                raise self._out_of_range("high", dtype, "is outside the range of")
         else:
-            hi, interval = floor_to(p["high"], dtype), "[low, high]"
+            # A truncation bound may lie beyond the dtype (a one-sided tail, say); the values
+            # the sampler can actually produce must not.
+            mean, stddev = p["mean"], p["stddev"]
+            if abs(mean) > cmax:
+                raise self._out_of_range("mean", dtype, "is outside the range of")
+            if not fits(stddev, ct):
+                raise self._out_of_range("stddev", dtype, "is outside the range of")
+            zlo, zhi = self._reach(ct)
+            if mean + stddev * zlo < -dmax:
+                raise self._out_of_range("low" if low < -dmax else "stddev", dtype)
+            if mean + stddev * zhi > dmax:
+                raise self._out_of_range("high" if high > dmax else "stddev", dtype)
+        lo = ceil_to(low, dtype)
+        if self.distribution == "uniform":
+            hi, interval = below(high, dtype), "[low, high)"
+        else:
+            hi, interval = floor_to(high, dtype), "[low, high]"
         if not lo <= hi:
             raise ValueError(
                 f"No {dtype.name} value lies in {interval}. Received: low={p['low']}, "
                 f"high={p['high']}"
             )
-        return lo, hi
+        if self.distribution == "uniform":
+            if fits(high - low, ct):
+                return low, high - low, lo, hi, False
+            # |low| and |high| are both far above the smallest normal here, so halving is exact
+            return low / 2, high / 2 - low / 2, lo / 2, hi / 2, True
+        return mean, stddev, lo, hi, False
+
+    def _reach(self, ct):
+        """The standardized values [zlo, zhi] the truncated-normal sampler can return.
+
+        Normal rejection returns normals inside [za, zb], and |z| never exceeds _Z_MAX; the
+        uniform proposal stays in [za, zb]; the exponential proposal adds at most
+        -log(2^-53) / alpha = 36.8 / alpha to its near bound.
+        """
+        za, zb = self._za, self._zb
+        method, alpha = self._tn[0], self._tn[1]
+        if method == TN_NORMAL:
+            zmax = _Z_MAX[ct]
+            return min(max(za, -zmax), zb), max(min(zb, zmax), za)
+        if method == TN_EXP:
+            return za, min(zb, za + 36.8 / alpha)
+        if method == TN_EXP_NEG:
+            return max(za, zb - 36.8 / alpha), zb
+        return za, zb
 
     def fill(self, out, start=0, *, max_attempts=None):
         """Write stream elements [start, start + out.size) into `out` (flat, C order); return it.
@@ -219,25 +315,24 @@ class Stream:
                 f"Argument `start` must satisfy 0 <= start and start + out.size <= 2**64. "
                 f"Received: start={start}"
             )
-        lo, hi = self._clamp_bounds(out.dtype)
+        p0, p1, lo, hi, doubled = self._kernel_args(out.dtype)
         if out.size == 0:
             return out
         k0, k1 = self._key
         nt = get_num_threads()
-        p = self.params
         if self.distribution == "uniform":
-            _fill.fill(out, 1, code, k0, k1, start, p["low"], p["high"] - p["low"], lo, hi,
-                       n_threads=nt)
+            _fill.fill(out, 1, code, k0, k1, start, p0, p1, lo, hi, n_threads=nt)
+            if doubled:
+                np.multiply(out, 2, out=out)
         elif self.distribution == "normal":
-            _fill.fill(out, 2, code, k0, k1, start, p["mean"], p["stddev"], lo, hi,
-                       n_threads=nt)
+            _fill.fill(out, 2, code, k0, k1, start, p0, p1, lo, hi, n_threads=nt)
         else:
             method, alpha, m2, attempts, _ = self._tn
             if max_attempts is not None:
                 attempts = int(max_attempts)
                 if attempts < 1:
                     raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-            _fill.fill(out, 3, code, k0, k1, start, p["mean"], p["stddev"], lo, hi,
+            _fill.fill(out, 3, code, k0, k1, start, p0, p1, lo, hi,
                        self._za, self._zb, alpha, m2, method, attempts, n_threads=nt)
         return out
 

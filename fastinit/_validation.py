@@ -123,9 +123,12 @@ def check_finite(name, value):
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"Argument `{name}` must be a real number. Received: {name}={value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float64's range
+        v = math.inf
     if not math.isfinite(v):
-        raise ValueError(f"Argument `{name}` must be finite. Received: {name}={value!r}")
+        raise ValueError(f"Argument `{name}` must be finite. Received: {name}={_short(value)}")
     # Keep a Python int as given (configs then read like Keras's: `mean=1`, not `1.0`).
     return value if type(value) is int else v
 
@@ -133,7 +136,7 @@ def check_finite(name, value):
 def check_positive(name, value):
     v = check_finite(name, value)
     if v <= 0.0:
-        raise ValueError(f"Argument `{name}` must be positive. Received: {name}={value!r}")
+        raise ValueError(f"Argument `{name}` must be positive. Received: {name}={_short(value)}")
     return v
 
 
@@ -182,3 +185,75 @@ def below(x, dtype):
     if v == x:
         v = _step(v, dtype, up=False)
     return v
+
+
+# ---- values representable in an output dtype -------------------------------------------------
+
+
+def float_max(dtype):
+    """The largest finite value of a floating dtype (bfloat16 included)."""
+    return float(ml_dtypes.finfo(dtype).max)
+
+
+def compute_dtype(dtype):
+    """The dtype the kernels compute `dtype` in: float64 for float64, float32 otherwise."""
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+def fits(x, dtype):
+    """True when the real number x converts to a finite value of the floating `dtype`."""
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.asarray(float(x), dtype=np.float64).astype(dtype)))
+
+
+def check_representable(name, value, dtype):
+    """Reject a constant whose conversion to `dtype` would overflow to inf or wrap around.
+
+    Floats must stay finite; integer dtypes take values in their range (a float is truncated
+    toward zero first, as numpy's cast does, so Constant(2.7) in int32 gives 2); bool takes
+    anything.  `value` is a scalar or an array of real numbers.
+    """
+    arr = np.asarray(value)
+    if dtype.kind == "b" or arr.size == 0:
+        return
+    if arr.dtype == object:  # Python ints beyond int64; as floats they overflow to inf
+        arr = np.array([v if dtype.kind in "iu" else _float_or_inf(v) for v in arr.flat],
+                       dtype=object if dtype.kind in "iu" else np.float64).reshape(arr.shape)
+    if dtype.kind in "fc" or dtype == BFLOAT16:
+        limit = float_max(dtype) if dtype.kind != "c" else float(
+            np.finfo(np.float32 if dtype.itemsize == 8 else np.float64).max)
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = arr.astype(dtype)
+            bad = not np.isfinite(cast.astype(np.complex128 if dtype.kind == "c" else np.float64)).all()
+        if bad:
+            worst = arr.flat[int(np.argmax(np.abs(arr.astype(np.float64))))]
+            shown = _short(value) if arr.ndim == 0 else f"{_short(value)} (largest {worst!r})"
+            raise ValueError(
+                f"Argument `{name}` does not fit in {dtype.name} (largest finite value "
+                f"{limit:.6g}). Received: {name}={shown}, dtype={dtype.name}"
+            )
+        return
+    info = np.iinfo(dtype)
+    if arr.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            t = np.trunc(arr)
+        lo, hi = float(t.min()), float(t.max())
+    else:
+        lo, hi = int(arr.min()), int(arr.max())
+    if lo < info.min or hi > info.max:
+        raise ValueError(
+            f"Argument `{name}` does not fit in {dtype.name} (values {info.min} to {info.max}); "
+            f"it would wrap around. Received: {name}={_short(value)}, dtype={dtype.name}"
+        )
+
+
+def _float_or_inf(v):
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def _short(value, limit=80):
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

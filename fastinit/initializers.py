@@ -29,13 +29,15 @@ import numpy as np
 from fastinit import _fill
 from fastinit._fans import compute_fans as _compute_fans
 from fastinit._seeding import draw_default_seed, normalize_seed
-from fastinit._stream import Stream
+from fastinit._stream import ParameterRangeError, Stream
 from fastinit._threads import get_num_threads
 from fastinit._validation import (
     check_finite,
     check_out,
     check_positive,
+    check_representable,
     check_shape,
+    float_max,
     resolve_dtype,
 )
 
@@ -218,6 +220,7 @@ class Constant(Initializer):
 
     def __call__(self, shape, dtype=None, *, out=None):
         shape, dt = _prepare(shape, dtype, out, kind="any")
+        check_representable("value", self.value, dt)
         if isinstance(self.value, np.ndarray):
             try:
                 src = np.broadcast_to(self.value.astype(dt), shape)
@@ -290,6 +293,7 @@ class Identity(Initializer):
     def __call__(self, shape, dtype=None, *, out=None):
         shape, dt = _prepare(shape, dtype, out, kind="any")
         check_identity_shape(shape)
+        check_representable("gain", self.gain, dt)
         if out is None:
             out = np.zeros(shape, dtype=dt)
         else:
@@ -313,7 +317,21 @@ class RandomInitializer(Initializer):
     its config keeps `seed: None`, so a clone draws a new seed and differs.
     """
 
+    #: For each stream parameter, the constructor arguments it comes from (error messages);
+    #: `_derived_stream` when the stream's parameters are computed from them (VarianceScaling).
+    _stream_arguments = {}
+    _derived_stream = False
+
     def __init__(self, seed=None):
+        self.seed = seed
+
+    @property
+    def seed(self):
+        """The int seed of the values; assigning it re-seeds (None draws a fresh seed)."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, seed):
         if isinstance(seed, dict):
             raise ValueError(
                 "A serialized keras SeedGenerator cannot seed a fastinit initializer: fastinit "
@@ -321,9 +339,10 @@ class RandomInitializer(Initializer):
                 f"Received: seed={seed!r}"
             )
         s = normalize_seed(seed)
+        # The config keeps the seed as given (None stays None, as in Keras), so a clone of an
+        # unseeded instance draws a new seed.
         self._init_seed = s
-        self.seed = draw_default_seed() if s is None else s
-        self._last_stream = None  # (shape, Stream): a model's layers often repeat a shape
+        self._seed = draw_default_seed() if s is None else s
 
     def get_config(self):
         return {"seed": self._init_seed}
@@ -332,14 +351,46 @@ class RandomInitializer(Initializer):
         """The `Stream` this initializer draws `shape` from (for chunked generation)."""
         raise NotImplementedError
 
-    def __call__(self, shape, dtype=None, *, out=None):
-        shape, dt = _prepare(shape, dtype, out)
-        last = self._last_stream
-        if last is not None and last[0] == shape:
+    def checked_stream(self, shape, dtype):
+        """`stream(shape, dtype)`, checked against `dtype` before any work.
+
+        Keras re-reads its attributes on every call, and so does this: the last stream is
+        reused only while the shape, the seed and every configured parameter are unchanged
+        (compared through the config's repr, so an in-place edit of a list is seen too), so no
+        cache outlives `init.stddev = ...` or `init.seed = ...`.  A parameter the dtype cannot
+        hold raises ValueError under this initializer's argument names.
+        """
+        key = (shape, self._seed, repr(self.get_config()))
+        last = self.__dict__.get("_last_stream")
+        if last is not None and last[0] == key:
             stream = last[1]
         else:
-            stream = self.stream(shape, dt)
-            self._last_stream = (shape, stream)
+            stream = self.stream(shape, dtype)
+            self._last_stream = (key, stream)
+        try:
+            stream.check_dtype(dtype)
+        except ParameterRangeError as e:
+            names = self._stream_arguments.get(e.param, (e.param,))
+            received = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+            if len(names) > 1:
+                what = f"give values outside the range of {e.range_text}"
+            elif self._derived_stream:
+                what = f"gives values outside the range of {e.range_text}"
+            else:
+                what = e.detail
+            joined = " and ".join(f"`{n}`" for n in names)
+            raise ValueError(
+                f"Argument{'s' if len(names) > 1 else ''} {joined} {what}"
+                f"{self._range_context(shape)}. Received: {received}, dtype={e.dtype.name}"
+            ) from None
+        return stream
+
+    def _range_context(self, shape):
+        return ""
+
+    def __call__(self, shape, dtype=None, *, out=None):
+        shape, dt = _prepare(shape, dtype, out)
+        stream = self.checked_stream(shape, dt)
         if out is None:
             out = np.empty(shape, dtype=dt)
         return stream.fill(out)
@@ -349,6 +400,8 @@ class _MeanStddevInitializer(RandomInitializer):
     """Shared by RandomNormal and TruncatedNormal: `mean`, `stddev` and a stream."""
 
     _distribution = None
+    _stream_arguments = {"mean": ("mean",), "stddev": ("stddev",), "low": ("mean", "stddev"),
+                         "high": ("mean", "stddev")}
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self.mean = check_finite("mean", mean)
@@ -422,6 +475,8 @@ class RandomUniform(RandomInitializer):
         seed: int, None, numpy.random.SeedSequence or numpy.random.Generator.
     """
 
+    _stream_arguments = {"low": ("minval",), "high": ("maxval",)}
+
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         self.minval = check_finite("minval", minval)
         self.maxval = check_finite("maxval", maxval)
@@ -470,11 +525,18 @@ class VarianceScaling(RandomInitializer):
         output_axes: Optional list of ints, the axes counted by fan-out (both or neither).
     """
 
+    _stream_arguments = {p: ("scale",) for p in ("low", "high", "mean", "stddev")}
+    _derived_stream = True
+
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
                  input_axes=None, output_axes=None):
         if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
             raise TypeError(f"Argument `scale` must be a positive float. Received: scale={scale!r}")
-        if not (math.isfinite(scale) and scale > 0.0):
+        try:
+            positive = math.isfinite(scale) and scale > 0.0
+        except OverflowError:  # an int beyond float64's range
+            positive = False
+        if not positive:
             raise ValueError(f"Argument `scale` must be a positive float. Received: scale={scale}")
         if not isinstance(mode, str) or mode not in _MODES:
             raise ValueError(f"Invalid `mode` argument: {mode!r}. Please use one of {_MODES}")
@@ -493,14 +555,19 @@ class VarianceScaling(RandomInitializer):
         self.output_axes = _check_axes("output_axes", output_axes)
         super().__init__(seed=seed)
 
+    def _range_context(self, shape):
+        return f" for shape {shape}"
+
     def _variance(self, shape):
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         if self.mode == "fan_in":
             n = max(1.0, fan_in)
         elif self.mode == "fan_out":
             n = max(1.0, fan_out)
-        else:
+        elif self.mode == "fan_avg":
             n = max(1.0, (fan_in + fan_out) / 2.0)
+        else:  # the attribute was changed after construction
+            raise ValueError(f"Invalid `mode` argument: {self.mode!r}. Please use one of {_MODES}")
         return self.scale / n
 
     def stream(self, shape, dtype=None):
@@ -510,7 +577,13 @@ class VarianceScaling(RandomInitializer):
             return Stream("truncated_normal", self.seed, mean=0.0, stddev=stddev)
         if self.distribution == "untruncated_normal":
             return Stream("normal", self.seed, mean=0.0, stddev=math.sqrt(s))
-        limit = math.sqrt(3.0 * s)
+        if self.distribution != "uniform":  # the attribute was changed after construction
+            raise ValueError(
+                f"Invalid `distribution` argument: {self.distribution!r}. "
+                f"Please use one of {_DISTRIBUTIONS}"
+            )
+        # sqrt(3) sqrt(s) only where 3 s overflows: the usual formula keeps the usual bits
+        limit = math.sqrt(3.0 * s) if 3.0 * s < math.inf else math.sqrt(3.0) * math.sqrt(s)
         return Stream("uniform", self.seed, low=-limit, high=limit)
 
     def get_config(self):
@@ -643,6 +716,12 @@ class Orthogonal(RandomInitializer):
     def __call__(self, shape, dtype=None, *, out=None):
         shape, dt = _prepare(shape, dtype, out)
         check_orthogonal_shape(shape)
+        # |Q_ij| <= 1 up to rounding, so gain * Q stays finite when gain leaves that margin
+        if abs(self.gain) > float_max(dt) / (1.0 + 2.0**-8):
+            raise ValueError(
+                f"Argument `gain` makes values outside the range of {dt.name} (largest finite "
+                f"value {float_max(dt):.6g}). Received: gain={self.gain!r}, dtype={dt.name}"
+            )
         from fastinit._orthogonal import orthogonal_matrix
 
         rows = math.prod(shape[:-1])

@@ -124,8 +124,8 @@ def test_stream_parameter_errors():
         Stream("normal", 0, stddev=0.0)
     with pytest.raises(ValueError, match=r"`high` must be finite"):
         Stream("uniform", 0, high=math.inf)
-    with pytest.raises(ValueError, match=r"too wide"):
-        Stream("uniform", 0, low=-1e308, high=1e308)
+    with pytest.raises(ValueError, match=r"`high` is outside the range of float32"):
+        Stream("uniform", 0, low=-1e38, high=1e39).fill(np.empty(4, np.float32))
     with pytest.raises(TypeError, match=r"Unknown parameter\(s\) \['sigma'\]"):
         Stream("normal", 0, sigma=1.0)
 
@@ -280,3 +280,94 @@ def test_thread_setter_errors():
     with pytest.raises(ValueError, match=r"n=-3"):
         with fastinit.num_threads(-3):
             pass
+
+
+# ---- parameters against the output dtype -------------------------------------------------------
+# Finite parameters never give NaN or inf: each is either computed correctly or refused before
+# any work with a ValueError naming the argument, the value and the dtype.
+
+
+@pytest.mark.parametrize("ctor,dtype,match", [
+    (lambda: fastinit.RandomUniform(-1e39, 1e39, seed=0), "float32",
+     r"`minval` is outside the range of float32.*minval=-1e\+39, dtype=float32"),
+    (lambda: fastinit.RandomUniform(-1.0, 1e39, seed=0), "float32",
+     r"`maxval` is outside the range of float32.*maxval=1e\+39"),
+    (lambda: fastinit.RandomUniform(-3e38, 3e38, seed=0), "float16",
+     r"`minval` is outside the range of float16.*dtype=float16"),
+    (lambda: fastinit.VarianceScaling(scale=1e78, distribution="uniform", seed=0), "float32",
+     r"`scale` gives values outside the range of float32.*scale=1e\+78, dtype=float32"),
+    (lambda: fastinit.VarianceScaling(scale=1e78, seed=0), "float32", r"`scale`.*float32"),
+    (lambda: fastinit.VarianceScaling(scale=1e10, distribution="untruncated_normal", seed=0),
+     "float16", r"`scale` gives values outside the range of float16.*shape \(4, 4\)"),
+    (lambda: fastinit.RandomNormal(mean=1e39, seed=0), "float32",
+     r"`mean` is outside the range of float32.*mean=1e\+39"),
+    (lambda: fastinit.RandomNormal(stddev=1e38, seed=0), "float32",
+     r"`stddev` gives values outside the range of float32.*stddev=1e\+38"),
+    (lambda: fastinit.RandomNormal(stddev=2e4, seed=0), "float16", r"`stddev`.*float16"),
+    (lambda: fastinit.TruncatedNormal(mean=2e38, stddev=1e38, seed=0), "float32",
+     r"`mean` and `stddev` give values outside the range of float32"),
+    (lambda: fastinit.Constant(1e39), "float32",
+     r"`value` does not fit in float32.*value=1e\+39, dtype=float32"),
+    (lambda: fastinit.Constant(70000.0), "float16", r"`value` does not fit in float16"),
+    (lambda: fastinit.Constant([1.0, 1e39]), "float32", r"`value` does not fit in float32"),
+    (lambda: fastinit.Constant(300), "int8", r"`value` does not fit in int8.*value=300"),
+    (lambda: fastinit.Constant(-1), "uint8", r"`value` does not fit in uint8"),
+    (lambda: fastinit.Constant(2.0**40), "int32", r"`value` does not fit in int32"),
+    (lambda: fastinit.Constant(10**400), "float64", r"`value` does not fit in float64"),
+    (lambda: fastinit.Constant(10**400), "int64", r"`value` does not fit in int64"),
+    (lambda: fastinit.Identity(gain=1e39), "float32", r"`gain` does not fit in float32"),
+    (lambda: fastinit.Identity(gain=70000), "float16", r"`gain` does not fit in float16"),
+    (lambda: fastinit.Identity(gain=200), "int8", r"`gain` does not fit in int8"),
+    (lambda: fastinit.Orthogonal(gain=1e39, seed=0), "float32",
+     r"`gain` makes values outside the range of float32.*gain=1e\+39"),
+    (lambda: fastinit.Orthogonal(gain=1e5, seed=0), "bfloat16" if False else "float16",
+     r"`gain`.*float16"),
+])
+def test_parameters_the_dtype_cannot_hold_are_refused_before_work(ctor, dtype, match):
+    init = ctor()
+    out = np.full((4, 4), 7, dtype=fastinit._validation.resolve_dtype(dtype, kind="any"))
+    before = out.copy()
+    with pytest.raises(ValueError, match=match):
+        init((4, 4), dtype=dtype, out=out)
+    assert out.tobytes() == before.tobytes()
+    with pytest.raises(ValueError, match=match):
+        init((4, 4), dtype=dtype)
+
+
+@pytest.mark.parametrize("ctor,name", [
+    (lambda: fastinit.RandomNormal(mean=10**400), "mean"),
+    (lambda: fastinit.RandomNormal(stddev=10**400), "stddev"),
+    (lambda: fastinit.RandomUniform(maxval=10**400), "maxval"),
+    (lambda: fastinit.TruncatedNormal(mean=-(10**400)), "mean"),
+    (lambda: fastinit.VarianceScaling(scale=10**400), "scale"),
+    (lambda: fastinit.Orthogonal(gain=10**400), "gain"),
+    (lambda: fastinit.Identity(gain=10**400), "gain"),
+])
+def test_huge_python_ints_raise_value_error_not_overflow_error(ctor, name):
+    with pytest.raises(ValueError, match=rf"`{name}`"):
+        ctor()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_uniform_wider_than_the_largest_float_is_computed(dtype):
+    # [low, high) fits in the dtype but high - low does not: the values are still drawn from
+    # the whole interval (not one constant, not NaN), half-open, bit-identical in chunks.
+    dt = fastinit._validation.resolve_dtype(dtype)
+    big = 0.9 * fastinit._validation.float_max(dt)
+    init = fastinit.RandomUniform(-big, big, seed=3)
+    v = init((4096,), dtype=dtype)
+    x = v.astype(np.float64)
+    assert np.isfinite(x).all()
+    assert x.min() >= -big and x.max() < big
+    u = x / big                                               # uniform on [-1, 1)
+    assert u.min() < -0.99 and u.max() > 0.99                 # spread over the interval
+    assert abs(u.mean()) < 0.05 and abs(u.std() - 1 / math.sqrt(3)) < 0.02
+    part = fill_stream(np.empty(1001, dt), "uniform", seed=3, start=1500, low=-big, high=big)
+    assert part.tobytes() == v[1500:2501].tobytes()
+
+
+def test_truncated_normal_bounds_beyond_the_dtype_are_fine_when_values_fit():
+    # a one-sided tail: the upper bound is far beyond float32, the values are not
+    s = Stream("truncated_normal", 0, mean=0.0, stddev=1.0, low=1.0, high=1e300)
+    v = s.fill(np.empty(10000, np.float32))
+    assert np.isfinite(v).all() and v.min() >= 1.0

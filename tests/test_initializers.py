@@ -351,3 +351,68 @@ def test_orthogonal_is_haar():
     assert stats.kstest(np.square(first), stats.beta(0.5, (n - 1) / 2).cdf).pvalue > 1e-3
     # Mezzadri's sign fix: without it the diagonal would be biased positive
     assert abs(np.mean(first)) < 5 / math.sqrt(draws * n)
+
+
+# ---- attributes changed after construction are honoured (Keras re-reads them every call) -------
+
+
+@pytest.mark.parametrize("cls,attr,value", [
+    (fastinit.RandomNormal, "stddev", 100.0),
+    (fastinit.RandomNormal, "mean", 3.0),
+    (fastinit.TruncatedNormal, "stddev", 7.0),
+    (fastinit.RandomUniform, "maxval", 9.0),
+    (fastinit.RandomUniform, "minval", -9.0),
+    (fastinit.VarianceScaling, "scale", 40.0),
+    (fastinit.VarianceScaling, "mode", "fan_out"),
+    (fastinit.VarianceScaling, "distribution", "uniform"),
+    (fastinit.GlorotUniform, "seed", 1),
+    (fastinit.HeNormal, "seed", 12345),
+    (fastinit.Orthogonal, "gain", 3.0),
+    (fastinit.Orthogonal, "seed", 5),
+])
+def test_changed_attributes_change_the_next_call(cls, attr, value, tmp_path):
+    init = cls(seed=0)
+    shape = (64, 32)
+    first = init(shape)
+    setattr(init, attr, value)
+    second = init(shape)                          # same shape: no stale cached stream
+    assert second.tobytes() != first.tobytes()
+    rebuilt = cls.from_config(init.get_config())  # the config tells the same story
+    assert rebuilt(shape).tobytes() == second.tobytes()
+    if cls is not fastinit.Orthogonal:            # and so do the file writer and the stream
+        path = fastinit.save_npy(tmp_path / "w.npy", shape, init)
+        assert np.load(path).tobytes() == second.tobytes()
+
+
+def test_assigning_seed_validates_it_and_none_draws_a_new_one():
+    init = fastinit.GlorotUniform(seed=3)
+    with pytest.raises(ValueError, match=r"seed=-1"):
+        init.seed = -1
+    with pytest.raises(TypeError, match=r"seed"):
+        init.seed = "x"
+    assert init.seed == 3
+    init.seed = None
+    assert isinstance(init.seed, int) and init.get_config()["seed"] is None
+
+
+def test_a_bad_value_assigned_later_is_refused_at_call_time():
+    init = fastinit.RandomNormal(seed=0)
+    init.stddev = -1.0
+    with pytest.raises(ValueError, match=r"`stddev` must be positive"):
+        init((3, 3))
+    vs = fastinit.VarianceScaling(seed=0)
+    vs.mode = "fan_sideways"
+    with pytest.raises(ValueError, match=r"Invalid `mode` argument: 'fan_sideways'"):
+        vs((3, 3))
+
+
+def test_in_place_edit_of_a_list_attribute_is_seen():
+    init = fastinit.VarianceScaling(seed=0, input_axes=[0], output_axes=[1], mode="fan_out",
+                                    distribution="uniform")
+    shape = (8, 16, 4)
+    first = init(shape)
+    init.output_axes.append(2)            # fan_out 16 -> 64: a different limit
+    second = init(shape)
+    assert np.abs(second).max() != np.abs(first).max()
+    assert second.tobytes() == fastinit.VarianceScaling.from_config(init.get_config())(
+        shape).tobytes()
