@@ -1,15 +1,15 @@
 """Fan computation with Keras 3's rules (keras/src/initializers/random_initializers.py)."""
 
 
-cdef long long _prod(tuple shape, tuple axes):
-    # axes were range-checked by the caller; negative ones count from the end (wraparound is
-    # off module-wide, so normalize them here)
-    cdef long long r = 1
-    cdef Py_ssize_t ax, rank = len(shape)
+def _prod(tuple shape, tuple axes):
+    # Python ints, as Keras computes: repeated axes can multiply past 64 bits (the shape's own
+    # size was bounded by the caller, a product over chosen axes was not).  Axes were
+    # range-checked by the caller; negative ones count from the end (wraparound is off
+    # module-wide, so normalize them here).
+    cdef Py_ssize_t rank = len(shape)
+    r = 1
     for ax in axes:
-        if ax < 0:
-            ax += rank
-        r *= <long long> shape[ax]
+        r *= shape[ax + rank if ax < 0 else ax]
     return r
 
 
@@ -21,16 +21,13 @@ def compute_fans(tuple shape, tuple input_axes=None, tuple output_axes=None):
     (..., in, out) whose leading dimensions form the receptive field.
     """
     cdef Py_ssize_t rank = len(shape)
-    cdef long long rf = 1
-    cdef Py_ssize_t i
     if input_axes is not None and output_axes is not None:
-        return int(_prod(shape, input_axes)), int(_prod(shape, output_axes))
+        return _prod(shape, input_axes), _prod(shape, output_axes)
     if rank == 0:
         return 1, 1
     if rank == 1:
         return int(shape[0]), int(shape[0])
     if rank == 2:
         return int(shape[0]), int(shape[1])
-    for i in range(rank - 2):
-        rf *= <long long> shape[i]
+    rf = _prod(shape, tuple(range(rank - 2)))
     return int(shape[rank - 2] * rf), int(shape[rank - 1] * rf)

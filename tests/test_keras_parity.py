@@ -326,6 +326,9 @@ AXES_CASES = [
     ((3, 4, 5), [-1], None),
     ((3, 3, 4, 8), None, [0]),
     ((7, 9), [1], None),
+    # repeated axes multiply past 64 bits: Keras's exact Python-int result, no C overflow
+    ((2**31, 3), [0, 0, 0], [1]),
+    ((2**40, 2**20), [0, 1, 0, 1], [1, 1, 1, 1, 1]),
 ]
 
 
