@@ -416,3 +416,12 @@ def test_in_place_edit_of_a_list_attribute_is_seen():
     assert np.abs(second).max() != np.abs(first).max()
     assert second.tobytes() == fastinit.VarianceScaling.from_config(init.get_config())(
         shape).tobytes()
+
+
+def test_seed_sequence_maps_to_the_documented_int_not_to_its_entropy():
+    ss = np.random.SeedSequence(5)
+    w0, w1 = (int(w) for w in ss.generate_state(2, np.uint32))
+    a = fastinit.GlorotUniform(seed=np.random.SeedSequence(5))((16, 16))
+    assert fastinit.GlorotUniform(seed=np.random.SeedSequence(5)).seed == w0 | (w1 << 32)
+    assert a.tobytes() == fastinit.GlorotUniform(seed=w0 | (w1 << 32))((16, 16)).tobytes()
+    assert a.tobytes() != fastinit.GlorotUniform(seed=5)((16, 16)).tobytes()
