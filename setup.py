@@ -84,7 +84,7 @@ def extension(name):
     )
 
 
-extensions = [extension(n) for n in ("_fill", "_fans", "_openmp", "_orthogonal_lapack")]
+extensions = [extension(n) for n in ("_fill", "_fans", "_openmp", "_orthogonal_lapack", "_testing")]
 
 setup(
     ext_modules=cythonize(

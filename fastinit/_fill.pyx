@@ -1,10 +1,15 @@
-"""Cython wrapper over the fill kernels (src/fi_kernels.h, dispatched by src/fi_simd.h).
+"""The one seam between Python and the fill kernels (src/fi_kernels.h, dispatched by
+src/fi_simd.h).
 
-The caller (fastinit._stream) has validated everything: the buffer is C-contiguous, aligned,
-writable and of a supported dtype, and every parameter is finite and consistent.  This layer only
-packs the parameters, releases the GIL and runs the kernel over fixed chunks with a static OpenMP
-schedule.  The output does not depend on the chunking: every element is a pure function of
-(key, global index).
+`Kernel` holds one stream's parameters for one output dtype; `Kernel.fill` writes any range of
+the stream into a buffer and `Kernel.fill_runs` writes many equal-length runs (a column block of
+a matrix, say) in one call.  `fill_constant` writes a constant.  Each entry point takes the
+output array and checks it itself -- its dtype against the kernel's, C-contiguity, alignment,
+writability and the index range -- so no call from Python can make a kernel write outside its
+buffer; the parameters' meaning (finite, consistent, in the dtype's range) is checked by the
+Python layer (fastinit._stream) before a Kernel is built.  The GIL is released around each
+kernel call; work is split over a static OpenMP schedule of fixed chunks, and the output does not
+depend on the split: every element is a pure function of (key, global index).
 
 The kernels have a portable scalar path and AVX2 / AVX-512 paths that give the same bits
 (src/fi_simd.h).  The path is chosen once, at import: the widest one the CPU supports, or the one
@@ -15,39 +20,29 @@ unknown name, falls back to the widest supported path with a warning).
 import os
 import warnings
 
+import ml_dtypes
+import numpy as np
+
 cimport numpy as cnp
 from cython.parallel cimport prange
-from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cnp.import_array()
 
-cdef extern from "fi_simd.h" nogil:
-    ctypedef struct fi_fill_params:
-        uint32_t key[2]
-        uint64_t start
-        int dist
-        int dtype
-        double p0, p1, lo, hi, za, zb, tn_alpha, tn_m2
-        int tn_method
-        uint32_t max_attempts
-        uint64_t pattern
-        int nt_stores
-    void fi_fill_range(const fi_fill_params *p, void *buf, int64_t off, int64_t n) noexcept
-    void fi_philox_raw(const uint32_t *ctr, const uint32_t *key, uint32_t *out) noexcept
-    void fi_box_muller_f32(uint32_t wr, uint32_t wa, float *z0, float *z1) noexcept
-    void fi_box_muller_f64(uint64_t ur, uint64_t ua, double *z0, double *z1) noexcept
-    float fi_log_f32(float x) noexcept
-    double fi_log_f64(double x) noexcept
-    void fi_sincos_f32(float x, float *s, float *c) noexcept
-    void fi_sincos_f64(double x, double *s, double *c) noexcept
-    uint16_t fi_f32_to_f16(float f) noexcept
-    uint16_t fi_f32_to_bf16(float f) noexcept
-    int fi_cpu_best_path() noexcept
-    int fi_set_cpu_path(int path) noexcept
-    int fi_get_cpu_path() noexcept
-    void fi_round_half_path(int bf16, const float *x, int64_t n, uint16_t *out) noexcept
-
 CPU_PATHS = ("generic", "avx2", "avx512")
+
+#: The kernels' dtype code of each output dtype they fill.
+DTYPE_CODES = {
+    np.dtype(np.float32): FI_F32,
+    np.dtype(np.float64): FI_F64,
+    np.dtype(np.float16): FI_F16,
+    np.dtype(ml_dtypes.bfloat16): FI_BF16,
+}
+
+# Elements per OpenMP work item, and the size below which threads cost more than they save.
+cdef int64_t CHUNK = 65536
+cdef int64_t PARALLEL_MIN = 32768
+cdef object U64_END = 2**64
 
 
 def supported_cpu_paths():
@@ -93,122 +88,169 @@ def _select_cpu_path_at_import():
 
 _select_cpu_path_at_import()
 
-# Elements per OpenMP work item, and the size below which threads cost more than they save.
-cdef int64_t CHUNK = 65536
-cdef int64_t PARALLEL_MIN = 32768
-# Outputs of at least this many bytes are written with non-temporal stores on the SIMD paths (they
-# skip the read-for-ownership of each cache line; only worth it far beyond the last-level cache,
-# since the data is then not in cache afterwards).  Same bits either way.  Off by default: on the
-# 2-vCPU EPYC development VM the kernels are compute-bound below the regular-store bandwidth and
-# the L1 tile + stream copy cost 5-12 % (tests force it with set_nt_min_bytes(0)).
-cdef int64_t NT_MIN_BYTES = 1 << 62
+
+cdef check_output(cnp.ndarray out, object dtype):
+    """numpy's checks of an output buffer, plus its dtype against the one expected."""
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, this kernel fills {dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(out):
+        raise ValueError("out must be C-contiguous")
+    if not cnp.PyArray_ISALIGNED(out):
+        raise ValueError("out must be aligned")
+    if not cnp.PyArray_ISWRITEABLE(out):
+        raise ValueError("out is read-only")
 
 
-def set_nt_min_bytes(int64_t nbytes):
-    """Set the non-temporal-store threshold in bytes (tests, benchmarks); returns the old one."""
-    global NT_MIN_BYTES
-    old = NT_MIN_BYTES
-    NT_MIN_BYTES = nbytes
-    return old
+cdef int threads_for(int64_t n, int64_t items, int n_threads) noexcept:
+    cdef int nt = n_threads if n >= PARALLEL_MIN else 1
+    if nt > items:
+        nt = <int> items
+    return nt if nt > 1 else 1
 
 
-def fill(cnp.ndarray out, int dist, int dtype_code, uint32_t k0, uint32_t k1, uint64_t start,
-         double p0=0.0, double p1=0.0, double lo=0.0, double hi=0.0,
-         double za=0.0, double zb=0.0, double tn_alpha=0.0, double tn_m2=0.0,
-         int tn_method=0, uint32_t max_attempts=1, uint64_t pattern=0, int n_threads=1):
-    """Fill `out` (validated, C-contiguous) with stream elements [start, start + out.size)."""
+cdef class Kernel:
+    """One stream's kernel parameters in one output dtype.
+
+    Args:
+        dist: FI_DIST_UNIFORM (p0 = low, p1 = high - low), FI_DIST_NORMAL or
+            FI_DIST_TRUNCNORM (p0 = mean, p1 = stddev).
+        dtype: float32, float64, float16 or bfloat16.
+        key: the two 32-bit Philox key words.
+        lo, hi: clamp bounds, representable in `dtype`.
+        za, zb, tn_method, tn_alpha, tn_m2, max_attempts: the truncated-normal sampler
+            (fastinit._stream.truncnorm_plan).
+    """
+
     cdef fi_fill_params p
-    p.key[0] = k0
-    p.key[1] = k1
-    p.start = start
-    p.dist = dist
-    p.dtype = dtype_code
-    p.p0 = p0
-    p.p1 = p1
-    p.lo = lo
-    p.hi = hi
-    p.za = za
-    p.zb = zb
-    p.tn_alpha = tn_alpha
-    p.tn_m2 = tn_m2
-    p.tn_method = tn_method
-    p.max_attempts = max_attempts
-    p.pattern = pattern
-    p.nt_stores = cnp.PyArray_NBYTES(out) >= NT_MIN_BYTES
-    cdef void *buf = cnp.PyArray_DATA(out)
+    cdef readonly object dtype
+
+    def __cinit__(self, int dist, dtype, key, double p0, double p1, double lo, double hi,
+                  double za=0.0, double zb=0.0, int tn_method=FI_TN_NORMAL,
+                  double tn_alpha=0.0, double tn_m2=0.0, uint32_t max_attempts=1):
+        if dist not in (FI_DIST_UNIFORM, FI_DIST_NORMAL, FI_DIST_TRUNCNORM):
+            raise ValueError(f"unknown distribution code {dist}")
+        if tn_method not in (FI_TN_NORMAL, FI_TN_UNIFORM, FI_TN_EXP, FI_TN_EXP_NEG):
+            raise ValueError(f"unknown truncated-normal method {tn_method}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self.dtype = np.dtype(dtype)
+        code = DTYPE_CODES.get(self.dtype)
+        if code is None:
+            raise TypeError(f"the kernels fill float16, bfloat16, float32 or float64, "
+                            f"not {self.dtype}")
+        k0, k1 = key
+        self.p.key[0] = k0
+        self.p.key[1] = k1
+        self.p.start = 0
+        self.p.dist = dist
+        self.p.dtype = code
+        self.p.p0 = p0
+        self.p.p1 = p1
+        self.p.lo = lo
+        self.p.hi = hi
+        self.p.za = za
+        self.p.zb = zb
+        self.p.tn_alpha = tn_alpha
+        self.p.tn_m2 = tn_m2
+        self.p.tn_method = tn_method
+        self.p.max_attempts = max_attempts
+        self.p.pattern = 0
+
+    def fill(self, cnp.ndarray out, start, int n_threads=1):
+        """Write stream elements [start, start + out.size) into `out` (flat C order)."""
+        check_output(out, self.dtype)
+        cdef int64_t n = cnp.PyArray_SIZE(out)
+        if not 0 <= start <= U64_END - n:
+            raise ValueError(f"stream range [{start}, {start} + {n}) is outside [0, 2**64)")
+        cdef fi_fill_params q = self.p
+        q.start = <uint64_t> start
+        cdef void *buf = cnp.PyArray_DATA(out)
+        cdef int64_t nchunks = (n + CHUNK - 1) // CHUNK
+        cdef int64_t c, off
+        cdef int nt = threads_for(n, nchunks, n_threads)
+        with nogil:
+            if nt == 1:
+                fi_fill_range(&q, buf, 0, n)
+            else:
+                for c in prange(nchunks, num_threads=nt, schedule='static'):
+                    off = c * CHUNK
+                    fi_fill_range(&q, buf, off, min(CHUNK, n - off))
+        return out
+
+    def fill_runs(self, cnp.ndarray out, const int64_t[::1] starts, int64_t run_length,
+                  int n_threads=1):
+        """Write len(starts) runs of `run_length` stream elements back to back into `out`:
+        run r is stream elements [starts[r], starts[r] + run_length).  One native call for any
+        number of runs, however short."""
+        check_output(out, self.dtype)
+        cdef int64_t nruns = starts.shape[0]
+        cdef int64_t n = cnp.PyArray_SIZE(out)
+        if run_length < 0 or n != nruns * run_length:
+            raise ValueError(f"out has {n} elements, not {nruns} runs of {run_length}")
+        cdef int64_t r, lo_start = 0, hi_start = 0
+        with nogil:
+            for r in range(nruns):
+                if starts[r] < lo_start:
+                    lo_start = starts[r]
+                if starts[r] > hi_start:
+                    hi_start = starts[r]
+        if lo_start < 0:
+            raise ValueError(f"a run starts at {lo_start} < 0")
+        if n == 0:
+            return out
+        cdef void *buf = cnp.PyArray_DATA(out)
+        cdef int nt = threads_for(n, nruns, n_threads)
+        with nogil:
+            if nt == 1:
+                for r in range(nruns):
+                    run_into(&self.p, buf, starts[r], r * run_length, run_length)
+            else:
+                for r in prange(nruns, num_threads=nt, schedule='static'):
+                    run_into(&self.p, buf, starts[r], r * run_length, run_length)
+        return out
+
+
+cdef inline void run_into(const fi_fill_params *p, void *buf, int64_t start, int64_t off,
+                          int64_t n) noexcept nogil:
+    # fi_fill_range writes buffer elements [off, off + n) as stream elements start' + off ...;
+    # choose start' so that buffer element off is stream element `start` (uint64 wraps).
+    cdef fi_fill_params q = p[0]
+    q.start = <uint64_t> start - <uint64_t> off
+    fi_fill_range(&q, buf, off, n)
+
+
+_PATTERN_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def fill_constant(cnp.ndarray out, value, int n_threads=1):
+    """Fill `out` with `value` cast to its dtype (the caller checked that the cast is exact
+    enough: no overflow, no wraparound).  1/2/4/8-byte items of a C-contiguous array go through
+    the parallel kernel; anything else through numpy."""
+    cdef fi_fill_params q
     cdef int64_t n = cnp.PyArray_SIZE(out)
+    cdef int itemsize = out.dtype.itemsize
+    if not cnp.PyArray_ISWRITEABLE(out):
+        raise ValueError("out is read-only")
+    if n == 0:
+        return out
+    if itemsize not in _PATTERN_VIEW or not cnp.PyArray_IS_C_CONTIGUOUS(out) \
+            or not cnp.PyArray_ISALIGNED(out):
+        out[...] = np.asarray(value).astype(out.dtype)
+        return out
+    q.dist = FI_DIST_CONSTANT
+    q.dtype = itemsize
+    q.start = 0
+    q.pattern = int(np.asarray(value).astype(out.dtype).reshape(1).view(
+        _PATTERN_VIEW[itemsize])[0])
+    cdef void *buf = cnp.PyArray_DATA(out)
     cdef int64_t nchunks = (n + CHUNK - 1) // CHUNK
     cdef int64_t c, off
-    cdef int nt = n_threads if n >= PARALLEL_MIN else 1
-    if nt > nchunks:
-        nt = <int> nchunks
+    cdef int nt = threads_for(n, nchunks, n_threads)
     with nogil:
-        if nt <= 1:
-            fi_fill_range(&p, buf, 0, n)
+        if nt == 1:
+            fi_fill_range(&q, buf, 0, n)
         else:
             for c in prange(nchunks, num_threads=nt, schedule='static'):
                 off = c * CHUNK
-                fi_fill_range(&p, buf, off, min(CHUNK, n - off))
+                fi_fill_range(&q, buf, off, min(CHUNK, n - off))
     return out
-
-
-# ---- test hooks: the building blocks, exposed so the tests can check them directly ------------
-
-def philox4x32_10(ctr, key):
-    """Raw Philox4x32-10 block for a 4-word counter and 2-word key (known-answer tests)."""
-    cdef uint32_t c[4]
-    cdef uint32_t k[2]
-    cdef uint32_t o[4]
-    for i in range(4):
-        c[i] = ctr[i]
-    k[0] = key[0]
-    k[1] = key[1]
-    fi_philox_raw(c, k, o)
-    return (o[0], o[1], o[2], o[3])
-
-
-def log_f32(float[::1] x, float[::1] out):
-    for i in range(x.shape[0]):
-        out[i] = fi_log_f32(x[i])
-
-
-def log_f64(double[::1] x, double[::1] out):
-    for i in range(x.shape[0]):
-        out[i] = fi_log_f64(x[i])
-
-
-def sincos_f32(float[::1] x, float[::1] s, float[::1] c):
-    for i in range(x.shape[0]):
-        fi_sincos_f32(x[i], &s[i], &c[i])
-
-
-def sincos_f64(double[::1] x, double[::1] s, double[::1] c):
-    for i in range(x.shape[0]):
-        fi_sincos_f64(x[i], &s[i], &c[i])
-
-
-def round_f16(float[::1] x, uint16_t[::1] out):
-    for i in range(x.shape[0]):
-        out[i] = fi_f32_to_f16(x[i])
-
-
-def round_bf16(float[::1] x, uint16_t[::1] out):
-    for i in range(x.shape[0]):
-        out[i] = fi_f32_to_bf16(x[i])
-
-
-def _round_half_path(int bf16, float[::1] x, uint16_t[::1] out):
-    if out.shape[0] < x.shape[0]:
-        raise ValueError("out is shorter than x")
-    if x.shape[0]:
-        fi_round_half_path(bf16, &x[0], x.shape[0], &out[0])
-
-
-def round_f16_path(float[::1] x, uint16_t[::1] out):
-    """float16 rounding with the active CPU path's vector code (tests)."""
-    _round_half_path(0, x, out)
-
-
-def round_bf16_path(float[::1] x, uint16_t[::1] out):
-    """bfloat16 rounding with the active CPU path's vector code (tests)."""
-    _round_half_path(1, x, out)

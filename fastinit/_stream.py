@@ -28,10 +28,12 @@ from fastinit._validation import (
 #: Version of the (seed, index) -> value mapping.  Changing any stream is a breaking change.
 STREAM_VERSION = 1
 
-_DIST_CODES = {"uniform": 1, "normal": 2, "truncated_normal": 3}
+_DIST_CODES = {"uniform": _fill.FI_DIST_UNIFORM, "normal": _fill.FI_DIST_NORMAL,
+               "truncated_normal": _fill.FI_DIST_TRUNCNORM}
 DISTRIBUTIONS = tuple(_DIST_CODES)
 
-TN_NORMAL, TN_UNIFORM, TN_EXP, TN_EXP_NEG = 0, 1, 2, 3
+TN_NORMAL, TN_UNIFORM = _fill.FI_TN_NORMAL, _fill.FI_TN_UNIFORM
+TN_EXP, TN_EXP_NEG = _fill.FI_TN_EXP, _fill.FI_TN_EXP_NEG
 TN_METHOD_NAMES = {
     TN_NORMAL: "normal rejection",
     TN_UNIFORM: "uniform proposal (Robert 1995)",
@@ -126,8 +128,7 @@ class Stream:
     count, on chunking, or on which buffer it lands in.
     """
 
-    __slots__ = ("distribution", "params", "seed", "_key", "_code", "_tn", "_za", "_zb",
-                 "_bounds")
+    __slots__ = ("distribution", "params", "seed", "_key", "_tn", "_za", "_zb", "_kernels")
 
     def __init__(self, distribution, seed, **params):
         if not isinstance(distribution, str) or distribution not in _DIST_CODES:
@@ -138,9 +139,8 @@ class Stream:
         self.distribution = distribution
         self.seed = normalize_seed(seed, allow_none=False)
         self._key = key_from_seed(self.seed)
-        self._code = _DIST_CODES[distribution]
         self._tn = None
-        self._bounds = {}  # dtype -> clamp bounds, computed once per dtype
+        self._kernels = {}  # dtype -> (_fill.Kernel, doubled), built and checked once per dtype
         allowed = {"uniform": ("low", "high"), "normal": ("mean", "stddev"),
                    "truncated_normal": ("mean", "stddev", "low", "high")}[distribution]
         unknown = set(params) - set(allowed)
@@ -191,6 +191,10 @@ class Stream:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Stream({self.distribution!r}, seed={self.seed}, {args})"
 
+    def __reduce__(self):
+        # Pickled (for Dask workers, process pools) as its definition; kernels are rebuilt.
+        return (_rebuild_stream, (self.distribution, self.seed, self.params))
+
     @property
     def truncnorm_method(self):
         """The sampler a truncated normal stream uses (None for other distributions)."""
@@ -201,14 +205,25 @@ class Stream:
 
         Called before any work; the result is cached per dtype.
         """
-        self._kernel_args(np.dtype(dtype))
+        self._kernel(np.dtype(dtype))
 
-    def _kernel_args(self, dtype):
-        """(p0, p1, lo, hi, doubled) for `dtype`: the kernel's parameters and clamp bounds."""
-        args = self._bounds.get(dtype)
-        if args is None:
-            args = self._bounds[dtype] = self._compute_kernel_args(dtype)
-        return args
+    def _kernel(self, dtype, max_attempts=None):
+        """(the _fill.Kernel for `dtype`, doubled): built from checked parameters, cached."""
+        entry = self._kernels.get(dtype) if max_attempts is None else None
+        if entry is None:
+            p0, p1, lo, hi, doubled = self._compute_kernel_args(dtype)
+            dist = _DIST_CODES[self.distribution]
+            if self._tn is None:
+                kernel = _fill.Kernel(dist, dtype, self._key, p0, p1, lo, hi)
+            else:
+                method, alpha, m2, attempts, _ = self._tn
+                kernel = _fill.Kernel(dist, dtype, self._key, p0, p1, lo, hi, self._za,
+                                      self._zb, method, alpha, m2,
+                                      attempts if max_attempts is None else max_attempts)
+            entry = (kernel, doubled)
+            if max_attempts is None:
+                self._kernels[dtype] = entry
+        return entry
 
     def _out_of_range(self, param, dtype, what="gives values outside the range of"):
         return ParameterRangeError(
@@ -300,8 +315,7 @@ class Stream:
         """
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-        code = FLOAT_DTYPES.get(out.dtype)
-        if code is None:
+        if out.dtype not in FLOAT_DTYPES:
             raise TypeError(
                 f"out has dtype {out.dtype.name}; streams fill float16, bfloat16, float32 or "
                 "float64"
@@ -315,26 +329,32 @@ class Stream:
                 f"Argument `start` must satisfy 0 <= start and start + out.size <= 2**64. "
                 f"Received: start={start}"
             )
-        p0, p1, lo, hi, doubled = self._kernel_args(out.dtype)
-        if out.size == 0:
-            return out
-        k0, k1 = self._key
-        nt = get_num_threads()
-        if self.distribution == "uniform":
-            _fill.fill(out, 1, code, k0, k1, start, p0, p1, lo, hi, n_threads=nt)
+        if max_attempts is not None:
+            if isinstance(max_attempts, bool) or not isinstance(max_attempts, numbers.Integral) \
+                    or not 1 <= max_attempts < 2**32:
+                raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
+            if self._tn is None:
+                max_attempts = None
+        kernel, doubled = self._kernel(out.dtype, max_attempts)
+        if out.size:
+            kernel.fill(out, start, get_num_threads())
             if doubled:
                 np.multiply(out, 2, out=out)
-        elif self.distribution == "normal":
-            _fill.fill(out, 2, code, k0, k1, start, p0, p1, lo, hi, n_threads=nt)
-        else:
-            method, alpha, m2, attempts, _ = self._tn
-            if max_attempts is not None:
-                attempts = int(max_attempts)
-                if attempts < 1:
-                    raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-            _fill.fill(out, 3, code, k0, k1, start, p0, p1, lo, hi,
-                       self._za, self._zb, alpha, m2, method, attempts, n_threads=nt)
         return out
+
+    def fill_runs(self, out, starts, run_length):
+        """Write runs of `run_length` elements starting at stream indices `starts` (an int64
+        array), back to back into the C-contiguous `out`, in one native call: the pieces of a
+        column block, say.  The caller (fastinit._regions) has validated the indices."""
+        kernel, doubled = self._kernel(out.dtype)
+        kernel.fill_runs(out, starts, run_length, get_num_threads())
+        if doubled:
+            np.multiply(out, 2, out=out)
+        return out
+
+
+def _rebuild_stream(distribution, seed, params):
+    return Stream(distribution, seed, **params)
 
 
 def fill_stream(out, distribution, *, seed, start=0, **params):

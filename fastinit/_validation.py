@@ -10,13 +10,9 @@ import numpy as np
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
-# Kernel dtype codes (src/fi_kernels.h): FI_F32, FI_F64, FI_F16, FI_BF16.
-FLOAT_DTYPES = {
-    np.dtype(np.float32): 0,
-    np.dtype(np.float64): 1,
-    np.dtype(np.float16): 2,
-    BFLOAT16: 3,
-}
+#: The floating dtypes the random initializers produce.
+FLOAT_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16),
+                          BFLOAT16})
 _MAX_INTP = np.iinfo(np.intp).max
 
 

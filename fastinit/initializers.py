@@ -163,18 +163,7 @@ class Initializer:
 
 def _constant_fill(out, value):
     """Fill `out` with the scalar `value` cast to its dtype, in parallel for 1/2/4/8-byte items."""
-    dt = out.dtype
-    if out.size == 0:
-        return out
-    if dt.itemsize in (1, 2, 4, 8) and out.flags.c_contiguous:
-        bits = np.asarray(value).astype(dt).reshape(1).view(
-            {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[dt.itemsize]
-        )
-        _fill.fill(out, 0, dt.itemsize, 0, 0, 0, pattern=int(bits[0]),
-                   n_threads=get_num_threads())
-    else:
-        out[...] = np.asarray(value).astype(dt)
-    return out
+    return _fill.fill_constant(out, value, get_num_threads())
 
 
 def _check_constant_value(value):

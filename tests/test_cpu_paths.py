@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastinit
-from fastinit import Stream, _fill
+from fastinit import Stream, _fill, _testing
 from tests.conftest import FLOAT_DTYPES, dtype_of
 from tests.test_streams import FROZEN, PARAMS
 
@@ -105,25 +105,16 @@ def test_simd_path_threads_and_chunks(path, restore_path):
 
 @pytest.mark.skipif(not SIMD_PATHS, reason="this CPU has no SIMD path")
 @pytest.mark.parametrize("path", SIMD_PATHS)
-def test_non_temporal_stores_same_bits(path, restore_path):
-    """Huge outputs go through L1 tiles and non-temporal stores: force that on small ones."""
-    old = _fill.set_nt_min_bytes(0)
-    try:
-        for case in ("uniform", "normal", "truncated_normal", "truncated_normal_narrow"):
-            for dtype in FLOAT_DTYPES:
-                for start, size in [(0, 70_001), (3, 5000), (1, 300), (0, 1)]:
-                    _fill.set_nt_min_bytes(1 << 62)
-                    ref = fill_with("generic", case, dtype, start, size)
-                    _fill.set_nt_min_bytes(0)
-                    got = fill_with(path, case, dtype, start, size)
-                    # a misaligned view: the streamed part starts mid cache line
-                    buf = np.full(size + 1, 7, dtype_of(dtype))[1:]
-                    dist, params = CASES[case]
-                    Stream(dist, 2024, **params).fill(buf, start)
-                    np.testing.assert_array_equal(got.view(np.uint8), ref.view(np.uint8))
-                    np.testing.assert_array_equal(buf.view(np.uint8), ref.view(np.uint8))
-    finally:
-        _fill.set_nt_min_bytes(old)
+def test_buffers_starting_mid_cache_line_same_bits(path, restore_path):
+    for case in ("uniform", "normal", "truncated_normal", "truncated_normal_narrow"):
+        for dtype in FLOAT_DTYPES:
+            for start, size in [(0, 70_001), (3, 5000), (1, 300), (0, 1)]:
+                ref = fill_with("generic", case, dtype, start, size)
+                _fill.set_cpu_path(path)
+                buf = np.full(size + 1, 7, dtype_of(dtype))[1:]  # one element past the line
+                dist, params = CASES[case]
+                Stream(dist, 2024, **params).fill(buf, start)
+                np.testing.assert_array_equal(buf.view(np.uint8), ref.view(np.uint8))
 
 
 @pytest.mark.parametrize("path", ALL_PATHS)
@@ -159,12 +150,11 @@ def _rounding_inputs():
 def test_half_rounding_on_every_path(path, restore_path):
     x = _rounding_inputs()
     ref16, refbf = np.empty(len(x), np.uint16), np.empty(len(x), np.uint16)
-    _fill.round_f16(x, ref16)
-    _fill.round_bf16(x, refbf)
-    _fill.set_cpu_path(path)
+    _testing.round_f16(x, ref16)
+    _testing.round_bf16(x, refbf)
     got16, gotbf = np.empty(len(x), np.uint16), np.empty(len(x), np.uint16)
-    _fill.round_f16_path(x, got16)
-    _fill.round_bf16_path(x, gotbf)
+    _testing.round_half_path(path, False, x, got16)
+    _testing.round_half_path(path, True, x, gotbf)
     np.testing.assert_array_equal(got16, ref16)
     np.testing.assert_array_equal(gotbf, refbf)
     finite = np.isfinite(x)

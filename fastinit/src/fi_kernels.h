@@ -55,7 +55,6 @@ typedef struct {
     int tn_method;         /* FI_TN_* */
     uint32_t max_attempts; /* truncnorm: attempts before the deterministic fallback (>= 1) */
     uint64_t pattern;      /* constant: the bit pattern of one element */
-    int nt_stores;         /* SIMD paths: write through non-temporal stores (huge buffers only) */
 } fi_fill_params;
 
 /* Walk elements [first, first + n) block by block, W elements a block: inside, b is the block
@@ -274,14 +273,26 @@ static void fi_fill_half(const fi_fill_params *p, uint64_t first, int64_t n, uin
 static void fi_fill_constant(const fi_fill_params *p, void *buf, int64_t off, int64_t n)
 {
     switch (p->dtype) {
-    case 1: { uint8_t v = (uint8_t)p->pattern, *o = (uint8_t *)buf + off;
-              for (int64_t j = 0; j < n; j++) o[j] = v; break; }
-    case 2: { uint16_t v = (uint16_t)p->pattern, *o = (uint16_t *)buf + off;
-              for (int64_t j = 0; j < n; j++) o[j] = v; break; }
-    case 4: { uint32_t v = (uint32_t)p->pattern, *o = (uint32_t *)buf + off;
-              for (int64_t j = 0; j < n; j++) o[j] = v; break; }
-    default: { uint64_t v = p->pattern, *o = (uint64_t *)buf + off;
-               for (int64_t j = 0; j < n; j++) o[j] = v; break; }
+    case 1: {
+        uint8_t v = (uint8_t)p->pattern, *o = (uint8_t *)buf + off;
+        for (int64_t j = 0; j < n; j++) o[j] = v;
+        break;
+    }
+    case 2: {
+        uint16_t v = (uint16_t)p->pattern, *o = (uint16_t *)buf + off;
+        for (int64_t j = 0; j < n; j++) o[j] = v;
+        break;
+    }
+    case 4: {
+        uint32_t v = (uint32_t)p->pattern, *o = (uint32_t *)buf + off;
+        for (int64_t j = 0; j < n; j++) o[j] = v;
+        break;
+    }
+    default: {
+        uint64_t v = p->pattern, *o = (uint64_t *)buf + off;
+        for (int64_t j = 0; j < n; j++) o[j] = v;
+        break;
+    }
     }
 }
 
@@ -300,7 +311,7 @@ static void fi_fill_range_generic(const fi_fill_params *p, void *buf, int64_t of
 }
 
 /* Test hook: raw generator words, for the known-answer tests. */
-static void fi_philox_raw(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+static inline void fi_philox_raw(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
     fi_philox4x32_10(ctr, key, out);
 }

@@ -17,9 +17,6 @@
  * Constant fills and the proposal samplers of the truncated normal (tn_method != 0) use the
  * scalar reference, and so do heads of a range up to the next generator block (< 4 elements) and
  * tails shorter than 16 elements; longer tails compute one full SIMD iteration into a buffer.
- *
- * Non-temporal stores (p->nt_stores, chosen by _fill.pyx for huge outputs; off by default): the
- * vector code fills an L1 tile and streams it out, so retries never touch evicted lines.
  */
 #ifndef FASTINIT_SIMD_H
 #define FASTINIT_SIMD_H
@@ -172,7 +169,6 @@ static inline void fi_v_bf16x2_avx512(uint16_t *p, __m512 a, __m512 b)
                                                              fi_v_bf16_hi_avx512(b)));
 }
 
-#define FV_STREAM64(d, s) _mm512_stream_si512((void *)(d), _mm512_loadu_si512((const void *)(s)))
 #define FV_LOADU_SI(p) _mm512_loadu_si512((const void *)(p))
 #define FV_BIT1_32(k) _mm512_test_epi32_mask(k, _mm512_set1_epi32(2))
 #define FV_SEL_SI(m, a, b) _mm512_mask_blend_epi32(m, a, b)
@@ -401,10 +397,6 @@ static inline void fi_v_store16_avx2(uint16_t *p, __m256i a, __m256i b)
     _mm256_storeu_si256((__m256i *)p, h);
 }
 
-#define FV_STREAM64(d, s)                                                                  \
-    (_mm256_stream_si256((__m256i *)(d), _mm256_loadu_si256((const __m256i *)(s))),           \
-     _mm256_stream_si256((__m256i *)((char *)(d) + 32),                                      \
-                         _mm256_loadu_si256((const __m256i *)((const char *)(s) + 32))))
 #define FV_LOADU_SI(p) _mm256_loadu_si256((const __m256i *)(p))
 #define FV_BIT1_32(k) _mm256_castsi256_ps(_mm256_slli_epi32(k, 30))
 #define FV_SEL_SI(m, a, b) \
@@ -574,7 +566,7 @@ static int fi_set_cpu_path(int path)
 static int fi_get_cpu_path(void) { return fi_cpu_path; }
 
 /* Fill buffer elements [off, off + n); buffer element 0 is stream element p->start. */
-static void fi_fill_range(const fi_fill_params *p, void *buf, int64_t off, int64_t n)
+static inline void fi_fill_range(const fi_fill_params *p, void *buf, int64_t off, int64_t n)
 {
 #if FI_HAVE_X86_SIMD
     if (fi_cpu_path == FI_PATH_AVX512) { fi_fill_range_avx512(p, buf, off, n); return; }
@@ -584,7 +576,7 @@ static void fi_fill_range(const fi_fill_params *p, void *buf, int64_t off, int64
 }
 
 /* Test hook: round to float16 / bfloat16 with the active path's vector code. */
-static void fi_round_half_path(int bf16, const float *in, int64_t n, uint16_t *out)
+static inline void fi_round_half_path(int bf16, const float *in, int64_t n, uint16_t *out)
 {
 #if FI_HAVE_X86_SIMD
     if (fi_cpu_path == FI_PATH_AVX512) { fi_round_half_avx512(bf16, in, n, out); return; }

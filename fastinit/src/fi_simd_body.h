@@ -290,7 +290,6 @@ static inline FV_D FI_FN(fi_v_clamp_pd)(FV_D x, FV_D lo, FV_D hi)
 #define FI_TN_BATCH 4096 /* elements per batch: offsets in a batch fit the int32 idx[] */
 #define FI_TN_CAP 1024   /* rejected elements held at once (retried early when it fills up) */
 #define FI_TN_SLACK (FI_NV * FV_W)
-#define FI_NT_TILE 2048 /* elements per L1 tile when writing with non-temporal stores */
 #define FI_V_HALF_TILE 4096 /* float32 tile of the 16-bit fills (one truncated-normal batch) */
 
 static void FI_FN(fi_v_tn_retry_f32)(const fi_fill_params *p, uint64_t bfirst, int32_t *idx,
@@ -492,20 +491,6 @@ static void FI_FN(fi_v_body_f32)(const fi_fill_params *p, uint64_t first, int64_
     }
 }
 
-/* Copy nbytes from an L1 tile to dst, the 64-byte-aligned part with non-temporal stores. */
-static void FI_FN(fi_v_stream_copy)(void *dst, const void *src, size_t nbytes)
-{
-    char *d = (char *)dst;
-    const char *s = (const char *)src;
-    size_t mis = (64u - ((uintptr_t)d & 63u)) & 63u;
-    if (mis > nbytes) mis = nbytes;
-    memcpy(d, s, mis);
-    d += mis; s += mis; nbytes -= mis;
-    for (; nbytes >= 64; nbytes -= 64, d += 64, s += 64)
-        FV_STREAM64(d, s);
-    memcpy(d, s, nbytes);
-}
-
 static void FI_FN(fi_v_fill_f32)(const fi_fill_params *p, uint64_t first, int64_t n, float *out)
 {
     if (p->dist == FI_DIST_TRUNCNORM && p->tn_method != FI_TN_NORMAL) {
@@ -516,14 +501,7 @@ static void FI_FN(fi_v_fill_f32)(const fi_fill_params *p, uint64_t first, int64_
     if (head > n) head = n;
     if (head) fi_fill_f32(p, first, head, out);
     int64_t body = (n - head) / FI_U32 * FI_U32;
-    if (body && p->nt_stores) {
-        float tile[FI_NT_TILE] __attribute__((aligned(64)));
-        for (int64_t e = 0; e < body; e += FI_NT_TILE) {
-            int64_t m = body - e < FI_NT_TILE ? body - e : FI_NT_TILE;
-            FI_FN(fi_v_body_f32)(p, first + (uint64_t)(head + e), m, tile);
-            FI_FN(fi_v_stream_copy)(out + head + e, tile, (size_t)m * sizeof(float));
-        }
-    } else if (body) {
+    if (body) {
         FI_FN(fi_v_body_f32)(p, first + (uint64_t)head, body, out + head);
     }
     int64_t tail = n - head - body;
@@ -623,14 +601,7 @@ static void FI_FN(fi_v_fill_f64)(const fi_fill_params *p, uint64_t first, int64_
     if (head > n) head = n;
     if (head) fi_fill_f64(p, first, head, out);
     int64_t body = (n - head) / FI_U64 * FI_U64;
-    if (body && p->nt_stores) {
-        double tile[FI_NT_TILE] __attribute__((aligned(64)));
-        for (int64_t e = 0; e < body; e += FI_NT_TILE) {
-            int64_t m = body - e < FI_NT_TILE ? body - e : FI_NT_TILE;
-            FI_FN(fi_v_body_f64)(p, first + (uint64_t)(head + e), m, tile);
-            FI_FN(fi_v_stream_copy)(out + head + e, tile, (size_t)m * sizeof(double));
-        }
-    } else if (body) {
+    if (body) {
         FI_FN(fi_v_body_f64)(p, first + (uint64_t)head, body, out + head);
     }
     int64_t tail = n - head - body;
@@ -661,23 +632,15 @@ static void FI_FN(fi_v_fill_half)(const fi_fill_params *p, uint64_t first, int64
                                   uint16_t *out)
 {
     float tile[FI_V_HALF_TILE] __attribute__((aligned(64)));
-    uint16_t tile16[FI_V_HALF_TILE] __attribute__((aligned(64)));
     const int bf16 = p->dtype == FI_BF16;
-    fi_fill_params q = *p;
-    q.nt_stores = 0; /* the float32 tile stays in L1 */
     int64_t done = 0;
     while (done < n) {
         /* tiles end on multiples of FI_HALF_TILE of the stream index, so they start on blocks */
         uint64_t g = first + (uint64_t)done;
         int64_t m = FI_V_HALF_TILE - (int64_t)(g % FI_V_HALF_TILE);
         if (m > n - done) m = n - done;
-        FI_FN(fi_v_fill_f32)(&q, g, m, tile);
-        if (p->nt_stores) {
-            FI_FN(fi_v_round_half)(bf16, tile, m, tile16);
-            FI_FN(fi_v_stream_copy)(out + done, tile16, (size_t)m * sizeof(uint16_t));
-        } else {
-            FI_FN(fi_v_round_half)(bf16, tile, m, out + done);
-        }
+        FI_FN(fi_v_fill_f32)(p, g, m, tile);
+        FI_FN(fi_v_round_half)(bf16, tile, m, out + done);
         done += m;
     }
 }
@@ -692,7 +655,6 @@ static void FI_FN(fi_fill_range)(const fi_fill_params *p, void *buf, int64_t off
     case FI_F64: FI_FN(fi_v_fill_f64)(p, first, n, (double *)buf + off); break;
     default: FI_FN(fi_v_fill_half)(p, first, n, (uint16_t *)buf + off); break;
     }
-    if (p->nt_stores) _mm_sfence(); /* order the non-temporal stores before the caller's */
 }
 
 /* Test hook: round n floats to float16 / bfloat16 with this path's vector code. */
@@ -705,7 +667,6 @@ static void FI_FN(fi_round_half)(int bf16, const float *in, int64_t n, uint16_t 
 #undef FI_TN_BATCH
 #undef FI_TN_SLACK
 #undef FI_TN_CAP
-#undef FI_NT_TILE
 #undef FI_V_HALF_TILE
 #undef FI_U64
 #undef FI_NV

@@ -69,7 +69,6 @@
 #undef FV_STORE_F16x2
 #undef FV_STORE_PD
 #undef FV_STORE_PS
-#undef FV_STREAM64
 #undef FV_SUB32
 #undef FV_SUB64
 #undef FV_SUB_PD
