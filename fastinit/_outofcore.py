@@ -44,12 +44,14 @@ class WriteInterrupted(KeyboardInterrupt):
     """A write stopped by SIGINT (Ctrl-C) or SIGTERM; the partial file has been removed.
 
     A KeyboardInterrupt subclass, so `except Exception` does not swallow it.  `signum` is the
-    signal number.
+    signal number, a plain int (``signal.Signals(e.signum).name`` gives its name).
     """
 
     def __init__(self, message, signum=signal.SIGINT):
         super().__init__(message)
-        self.signum = signum
+        # A plain int, not a signal.Signals member: f"{signum}" formats an IntEnum as
+        # "Signals.SIGINT" on Python 3.10 but as "2" on 3.11+.
+        self.signum = int(signum)
 
 
 # ---- resolving the initializer ----------------------------------------------------------------
@@ -449,7 +451,14 @@ def _write_all(fd, buf):
 
 @contextlib.contextmanager
 def _sigterm_raises(path):
-    """While active (main thread only), SIGTERM raises WriteInterrupted instead of killing."""
+    """While active, a SIGTERM that would kill the process raises WriteInterrupted instead.
+
+    Only the default disposition (SIG_DFL) is replaced, and only in the main thread (the one
+    where Python runs signal handlers).  Any disposition the caller chose is left in place,
+    untouched: SIG_IGN stays ignored (the write goes on), and a handler the caller installed
+    (in Python or C) keeps running -- if it raises, the write is cleaned up like after any
+    other exception.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -457,7 +466,7 @@ def _sigterm_raises(path):
         old = signal.getsignal(signal.SIGTERM)
     except (ValueError, OSError):
         old = None
-    if old is None:  # a handler installed from C: leave it alone
+    if old is not signal.SIG_DFL:
         yield
         return
 
@@ -499,10 +508,17 @@ def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
     interpreter (~200 MiB in all by default), whatever the size of the array.
 
     The data goes to a temporary file in the destination directory, renamed over `path` only
-    when complete.  On any failure -- Ctrl-C (KeyboardInterrupt), SIGTERM (handled only for
-    the duration of the call, and only in the main thread), disk full, an unwritable
-    directory -- the temporary file is removed and the error raised: `path` is either the
-    complete new file or untouched.
+    when complete.  On any failure -- Ctrl-C (KeyboardInterrupt), SIGTERM, disk full, an
+    unwritable directory -- the temporary file is removed and the error raised: `path` is
+    either the complete new file or untouched.
+
+    Signals: SIGINT is Python's KeyboardInterrupt (or whatever the caller made it).  SIGTERM
+    normally kills the process at once, which would leave the temporary file behind; so when
+    its disposition is the default (SIG_DFL) and the call runs in the main thread, save_npy
+    installs a handler for the duration of the call that raises WriteInterrupted, and restores
+    SIG_DFL afterwards.  A disposition the caller chose is kept as it is: with SIGTERM ignored
+    (SIG_IGN) the write carries on to the end; a handler of the caller's is called as usual
+    (if it raises, the write is cleaned up and its exception propagates).
 
     Args:
         path: Destination file name (str or path-like).  Conventionally ends in ``.npy``.
