@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -344,6 +345,36 @@ def _fmt_bytes(n):
     return f"{n} bytes"
 
 
+class _Deferred:
+    """An in-memory plan whose (expensive) computation has not run yet.
+
+    `_make_plan(..., defer=True)` validates everything and returns this instead of computing
+    Orthogonal (or another callable) at once, so that a writer can check its destination
+    first.  `dtype` is the output dtype when known in advance (Orthogonal), else None.
+    """
+
+    in_memory = True
+
+    def __init__(self, initializer, shape, dtype, dt, name):
+        self.initializer = initializer
+        self.shape = shape
+        self.size = _prod(shape)
+        self.dtype_arg = dtype
+        self.dtype = dt
+        self.name = name
+
+    def compute(self):
+        arr = np.asarray(self.initializer(self.shape, self.dtype_arg))
+        if arr.shape != self.shape:
+            raise ValueError(
+                f"Initializer {self.name} returned shape {arr.shape}, expected {self.shape}")
+        return ArrayPlan(arr)
+
+
+# numpy has no public constant for its dimension limit (NPY_MAXDIMS): 64 since numpy 2.0.
+_MAX_NDIM = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
+
+
 def make_plan(initializer, shape, dtype="float32", *, allow_in_memory=False):
     """The plan that writes ``initializer(shape, dtype)`` piece by piece.
 
@@ -352,12 +383,21 @@ def make_plan(initializer, shape, dtype="float32", *, allow_in_memory=False):
     chunked: ValueError, unless `allow_in_memory=True`, in which case the whole result is
     computed in memory first (memory cost: the output plus the initializer's workspace).
     """
+    return _make_plan(initializer, shape, dtype, allow_in_memory=allow_in_memory)
+
+
+def _make_plan(initializer, shape, dtype="float32", *, allow_in_memory=False, defer=False):
+    """`make_plan`; with `defer`, an in-memory result comes back as a `_Deferred`."""
     from fastinit.initializers import (
         Constant, Identity, Ones, Orthogonal, RandomInitializer, Zeros, check_identity_shape,
         check_orthogonal_shape,
     )
 
     shape = check_shape(shape)
+    if len(shape) > _MAX_NDIM:
+        # No array, so no np.save, could hold it; np.load would refuse its header.
+        raise ValueError(f"Argument `shape` has {len(shape)} dimensions; numpy arrays have at "
+                         f"most {_MAX_NDIM}. Received: shape={shape!r}")
     cls = type(initializer)
     if isinstance(initializer, RandomInitializer) and not isinstance(initializer, Orthogonal) \
             and cls.__call__ is RandomInitializer.__call__:
@@ -381,6 +421,7 @@ def make_plan(initializer, shape, dtype="float32", *, allow_in_memory=False):
         check_identity_shape(shape)
         return IdentityPlan(initializer.gain, shape, dt)
     name = getattr(cls, "__name__", repr(initializer))
+    dt = None
     if isinstance(initializer, Orthogonal):
         dt = resolve_dtype(dtype)
         check_orthogonal_shape(shape)
@@ -402,10 +443,8 @@ def make_plan(initializer, shape, dtype="float32", *, allow_in_memory=False):
             "chunk. Pass allow_in_memory=True to compute it in memory first (memory cost: the "
             "output plus the initializer's workspace)."
         )
-    arr = np.asarray(initializer(shape, dtype))
-    if arr.shape != shape:
-        raise ValueError(f"Initializer {name} returned shape {arr.shape}, expected {shape}")
-    return ArrayPlan(arr)
+    deferred = _Deferred(initializer, shape, dtype, dt, name)
+    return deferred if defer else deferred.compute()
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -493,6 +532,126 @@ def _restore_signals(mask):
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
+# ---- the destination -------------------------------------------------------------------------
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class _Target:
+    """Where a .npy file goes, checked by `_resolve_target`.
+
+    `path` is the name the caller gave (for messages); `final` the absolute name the rename
+    replaces (`path` itself, or the file its symlinks lead to) and `dirname` its directory,
+    where the temporary file goes; `st` the `os.stat` of the regular file being replaced, or
+    None for a new file.
+    """
+
+    def __init__(self, path, final, st):
+        self.path = path
+        self.final = final
+        self.dirname = os.path.dirname(final)
+        self.st = st
+
+
+def _file_kind(mode):
+    for test, kind in _NOT_REGULAR:
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def _resolve_target(path, force, *, force_hint="pass force=True to overwrite it"):
+    """Check that `path` can be written, before any work starts; return a `_Target`.
+
+    Like np.save (which opens `path`), a write goes *through* symlinks -- chains of them and
+    relative ones too, and a dangling link creates the file it points to -- because renaming
+    over the link itself would turn it into a regular file and leave its target stale.  A
+    regular file is replaced; anything else (a directory, FIFO, device, socket) is refused, as
+    replacing /dev/null or a pipe someone reads is never what the caller meant.
+    """
+    if path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep)):
+        raise IsADirectoryError(errno.EISDIR, f"Cannot write {path}: it names a directory")
+    final = os.path.realpath(path)
+    via = f" (a symlink to {final})" if os.path.islink(path) else ""
+    try:
+        st = os.lstat(final)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None  # a new file; its directory is checked below
+    except OSError as e:
+        raise OSError(e.errno, f"Cannot write {path}{via}: {e.strerror}") from None
+    if st is not None and stat.S_ISLNK(st.st_mode):  # realpath stops at a loop
+        raise OSError(errno.ELOOP, f"Cannot write {path}: its symbolic links form a loop")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = _file_kind(st.st_mode)
+        cls = IsADirectoryError if stat.S_ISDIR(st.st_mode) else OSError
+        err = errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL
+        raise cls(err, f"Cannot write {path}{via}: it is {kind}, not a regular file")
+    if os.path.lexists(path) and not force:
+        raise FileExistsError(errno.EEXIST, f"{path} already exists; {force_hint}")
+    target = _Target(path, final, st)
+    if st is None and not os.path.isdir(target.dirname):
+        if os.path.lexists(target.dirname):
+            raise NotADirectoryError(
+                errno.ENOTDIR, f"Cannot write {path}{via}: {target.dirname} is not a directory")
+        raise FileNotFoundError(
+            errno.ENOENT, f"Cannot write {path}{via}: directory {target.dirname} does not exist")
+    return target
+
+
+def _temp_path(dirname, name):
+    """A fresh temporary name beside `name` in `dirname`, within the filesystem's NAME_MAX.
+
+    The random token and suffix take 27 bytes; the rest is as much of `name` as fits (cut
+    on a character boundary of its UTF-8 bytes), so any legal name works, even 255 bytes long.
+    """
+    try:
+        name_max = os.pathconf(dirname, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no such limit
+        name_max = None
+    if not name_max or name_max < 0:
+        name_max = 255
+    tail = f".{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    raw = os.fsencode(name)
+    room = max(0, name_max - 1 - len(tail))  # 1: the leading dot that hides the file
+    if len(raw) > room:
+        cut = room
+        while cut > 0 and (raw[cut] & 0xC0) == 0x80:  # not inside a multi-byte character
+            cut -= 1
+        raw = raw[:cut]
+    return os.path.join(dirname, "." + os.fsdecode(raw) + tail)
+
+
+def _check_space(target, nbytes):
+    try:
+        free = shutil.disk_usage(target.dirname).free
+    except OSError:
+        return
+    if nbytes > free:
+        raise OSError(errno.ENOSPC,
+                      f"Not enough disk space for {target.path}: it needs "
+                      f"{nbytes} bytes ({_fmt_bytes(nbytes)}), "
+                      f"{free} bytes ({_fmt_bytes(free)}) are free in {target.dirname}")
+
+
+def _keep_owner_and_mode(fd, st):
+    """Give the new file the permission bits of the file it replaces (and its owner and group,
+    where the process may set them: a root user overwriting someone's file)."""
+    if hasattr(os, "fchown"):
+        own = os.fstat(fd)
+        if (own.st_uid, own.st_gid) != (st.st_uid, st.st_gid):
+            with contextlib.suppress(OSError):
+                os.fchown(fd, st.st_uid, st.st_gid)
+    if hasattr(os, "fchmod"):
+        # After fchown, which may clear the set-user/group-ID bits.
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+
+
 def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
              chunk_bytes=DEFAULT_CHUNK_BYTES, progress=False, force=False,
              allow_in_memory=False, fsync=False):
@@ -511,6 +670,14 @@ def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
     when complete.  On any failure -- Ctrl-C (KeyboardInterrupt), SIGTERM, disk full, an
     unwritable directory -- the temporary file is removed and the error raised: `path` is
     either the complete new file or untouched.
+
+    What `path` may be: a new file in an existing directory, or (with `force`) a regular file,
+    which is replaced and keeps its permission bits (a new file gets 0o666 minus the umask).
+    A symlink is written through, like np.save does: the file it leads to (through chains
+    and relative links; a dangling link creates its target) is replaced, with the temporary
+    file beside it, and the link stays a link.  A directory, FIFO, device or socket is refused
+    before any work.  (A file with several hard links is replaced by a new file under this
+    name only; its other names keep the old data.)
 
     Signals: SIGINT is Python's KeyboardInterrupt (or whatever the caller made it).  SIGTERM
     normally kills the process at once, which would leave the temporary file behind; so when
@@ -544,7 +711,9 @@ def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
 
     Raises:
         FileExistsError: `path` exists and `force` is False.
-        OSError: the file cannot be written (missing or unwritable directory, disk full...).
+        IsADirectoryError: `path` is a directory.
+        OSError: the file cannot be written (missing or unwritable directory, disk full, a
+            FIFO, device or socket...).
         ValueError, TypeError: bad shape, dtype, initializer, or a non-chunkable initializer.
         WriteInterrupted: (a KeyboardInterrupt) on SIGINT or SIGTERM.
     """
@@ -554,47 +723,49 @@ def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
     chunk_bytes = _check_positive_int("chunk_bytes", chunk_bytes)
     shape = check_shape(shape)
     init = resolve_initializer(initializer, seed)
-    plan = make_plan(init, shape, dtype, allow_in_memory=allow_in_memory)
+    # Arguments first, then the destination, and only then the work (an in-memory Orthogonal).
+    plan = _make_plan(init, shape, dtype, allow_in_memory=allow_in_memory, defer=True)
+    target = _resolve_target(path, force)
+    _write_npy(target, plan, chunk_bytes=chunk_bytes, progress=progress, fsync=fsync)
+    return path
+
+
+def _write_npy(target, plan, *, chunk_bytes, progress=False, progress_min_bytes=0,
+               fsync=False):
+    """Write `plan` (a Plan, or a `_Deferred` computed here) as a .npy file to `target`.
+
+    The writer behind `save_npy` and the CLI, which check their arguments and the target
+    first.  A progress bar shows when `progress` and the data has `progress_min_bytes` or
+    more.  Returns the plan written (the computed one for a `_Deferred`).
+    """
+    if isinstance(plan, _Deferred):
+        if plan.dtype is not None:  # check the space before the computation, when we can
+            _check_space(target, len(_npy_header(plan.shape, plan.dtype))
+                         + plan.size * plan.dtype.itemsize)
+        plan = plan.compute()
     dt = plan.dtype
-    header = _npy_header(shape, dt)
+    header = _npy_header(plan.shape, dt)
     nbytes = plan.size * dt.itemsize
-
-    apath = os.path.abspath(path)
-    dirname = os.path.dirname(apath)
-    if os.path.isdir(apath):
-        raise IsADirectoryError(errno.EISDIR, f"Cannot write {path}: it is a directory")
-    if os.path.lexists(apath) and not force:
-        raise FileExistsError(errno.EEXIST,
-                              f"{path} already exists; pass force=True to overwrite it")
-    if not os.path.isdir(dirname):
-        raise FileNotFoundError(errno.ENOENT,
-                                f"Cannot write {path}: directory {dirname} does not exist")
-    try:
-        free = shutil.disk_usage(dirname).free
-    except OSError:
-        free = None
-    if free is not None and len(header) + nbytes > free:
-        raise OSError(errno.ENOSPC,
-                      f"Not enough disk space for {path}: it needs "
-                      f"{len(header) + nbytes} bytes ({_fmt_bytes(len(header) + nbytes)}), "
-                      f"{free} bytes ({_fmt_bytes(free)}) are free in {dirname}")
-
-    tmp = os.path.join(dirname, f".{os.path.basename(apath)}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+    _check_space(target, len(header) + nbytes)
+    tmp = _temp_path(target.dirname, os.path.basename(target.final))
     chunk = max(1, chunk_bytes // dt.itemsize)
-    with _sigterm_raises(path):
-        _write_npy_atomically(path, apath, tmp, header, plan, chunk, nbytes, progress, fsync)
+    progress = progress and nbytes >= progress_min_bytes
+    with _sigterm_raises(target.path):
+        _write_npy_atomically(target, tmp, header, plan, chunk, nbytes, progress, fsync)
     if fsync:
         with contextlib.suppress(OSError):
-            dfd = os.open(dirname, os.O_RDONLY)
+            dfd = os.open(target.dirname, os.O_RDONLY)
             try:
                 os.fsync(dfd)
             finally:
                 os.close(dfd)
-    return path
+    return plan
 
 
-def _write_npy_atomically(path, apath, tmp, header, plan, chunk, nbytes, progress, fsync):
-    """Write header + plan to `tmp`, then rename it to `apath`; on any exception remove `tmp`."""
+def _write_npy_atomically(target, tmp, header, plan, chunk, nbytes, progress, fsync):
+    """Write header + plan to `tmp`, then rename it over `target`; on any exception remove
+    `tmp`."""
+    path = target.path
     dt = plan.dtype
     fd = -1
     done = 0
@@ -628,11 +799,13 @@ def _write_npy_atomically(path, apath, tmp, header, plan, chunk, nbytes, progres
                 done += pending[1]
                 if bar is not None:
                     bar.update(pending[1])
+        if target.st is not None:
+            _keep_owner_and_mode(fd, target.st)
         if fsync:
             os.fsync(fd)
         os.close(fd)
         fd = -1
-        os.replace(tmp, apath)
+        os.replace(tmp, target.final)
     except BaseException as exc:
         mask = _block_signals()
         try:

@@ -101,7 +101,7 @@ def _gb(n):
 
 def _create(args, out):
     import fastinit
-    from fastinit._outofcore import make_plan, npy_stats, resolve_initializer
+    from fastinit import _outofcore
     from fastinit.initializers import RandomInitializer
 
     shape = _parse_shape(args.shape)
@@ -113,18 +113,21 @@ def _create(args, out):
     if args.chunk_mib < 1:
         raise _UsageError(f"--chunk-mib must be >= 1, got {args.chunk_mib}")
     try:
-        init = resolve_initializer({"class_name": args.init, "config": kwargs}, args.seed)
-        plan = make_plan(init, shape, args.dtype, allow_in_memory=args.allow_in_memory)
+        init = _outofcore.resolve_initializer({"class_name": args.init, "config": kwargs},
+                                              args.seed)
+        # Deferred: an in-memory initializer (orthogonal) is computed once, by the writer,
+        # after the destination has been checked.
+        plan = _outofcore._make_plan(init, shape, args.dtype,
+                                     allow_in_memory=args.allow_in_memory, defer=True)
     except (ValueError, TypeError) as e:
         raise _UsageError(str(e).replace("allow_in_memory=True", "--allow-in-memory")) from None
-    if os.path.lexists(args.path) and not args.force:
-        raise FileExistsError(f"{args.path} already exists; pass --force to overwrite it")
+    target = _outofcore._resolve_target(args.path, args.force,
+                                        force_hint="pass --force to overwrite it")
+    t0 = time.perf_counter()
+    plan = _outofcore._write_npy(target, plan, chunk_bytes=args.chunk_mib * 2**20,
+                                 progress=args.progress, progress_min_bytes=64 * 2**20)
     dt = plan.dtype
     nbytes = plan.size * dt.itemsize
-    t0 = time.perf_counter()
-    fastinit.save_npy(args.path, shape, init, dt, chunk_bytes=args.chunk_mib * 2**20,
-                      progress=args.progress and nbytes >= 64 * 2**20, force=args.force,
-                      allow_in_memory=args.allow_in_memory)
     secs = time.perf_counter() - t0
     rate = nbytes / secs / 1e9 if secs > 0 else math.inf
     seed = f" seed={init.seed}" if isinstance(init, RandomInitializer) else ""
@@ -137,7 +140,7 @@ def _create(args, out):
         f"  time         {secs:.2f} s ({rate:.2f} GB/s)",
     ]
     if args.stats and plan.size:
-        mean, std, lo, hi = npy_stats(args.path, dtype=dt)
+        mean, std, lo, hi = _outofcore.npy_stats(args.path, dtype=dt)
         lines.append(f"  values       mean={mean:.6g} std={std:.6g} min={lo:.6g} max={hi:.6g}")
     print("\n".join(lines), file=out)
     return 0

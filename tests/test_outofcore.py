@@ -500,3 +500,13 @@ def test_write_interrupted_signum_is_a_plain_int():
     assert type(e.signum) is int and e.signum == signal.SIGTERM
     assert f"{e.signum}" == str(int(signal.SIGTERM))
     assert type(WriteInterrupted("stopped").signum) is int
+
+
+def test_more_dimensions_than_numpy_allows(tmp_path):
+    """No array (so no np.save) has more than 64 dimensions, and np.load refuses the header of
+    a file claiming 10000: refuse the shape rather than write such a file."""
+    with pytest.raises(ValueError, match="has 65 dimensions; numpy arrays have at most 64"):
+        fastinit.save_npy(tmp_path / "a.npy", (1,) * 65, "zeros")
+    fastinit.save_npy(tmp_path / "b.npy", (1,) * 64, "ones")
+    assert np.load(tmp_path / "b.npy").shape == (1,) * 64
+    assert os.listdir(tmp_path) == ["b.npy"]
