@@ -83,7 +83,8 @@ def _build_parser():
     c.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar")
     c.add_argument("--no-stats", dest="stats", action="store_false",
-                   help="skip the mean/std/min/max pass over the written file")
+                   help="do not compute the values' mean/std/min/max (computed while "
+                   "writing, at little cost)")
     c.add_argument("--allow-in-memory", action="store_true",
                    help="allow initializers that cannot be chunked (orthogonal) to be "
                    "computed in memory")
@@ -124,8 +125,11 @@ def _create(args, out):
     target = _outofcore._resolve_target(args.path, args.force,
                                         force_hint="pass --force to overwrite it")
     t0 = time.perf_counter()
-    plan = _outofcore._write_npy(target, plan, chunk_bytes=args.chunk_mib * 2**20,
-                                 progress=args.progress, progress_min_bytes=64 * 2**20)
+    # The statistics come from the chunks as they are written: reading a multi-GB file back
+    # would take longer than writing it.
+    plan, stats = _outofcore._write_npy(
+        target, plan, chunk_bytes=args.chunk_mib * 2**20, progress=args.progress,
+        progress_min_bytes=64 * 2**20, stats=args.stats)
     dt = plan.dtype
     nbytes = plan.size * dt.itemsize
     secs = time.perf_counter() - t0
@@ -139,8 +143,8 @@ def _create(args, out):
         f"  size         {_gb(nbytes)}",
         f"  time         {secs:.2f} s ({rate:.2f} GB/s)",
     ]
-    if args.stats and plan.size:
-        mean, std, lo, hi = _outofcore.npy_stats(args.path, dtype=dt)
+    if stats is not None and plan.size:
+        mean, std, lo, hi = stats
         lines.append(f"  values       mean={mean:.6g} std={std:.6g} min={lo:.6g} max={hi:.6g}")
     print("\n".join(lines), file=out)
     return 0

@@ -212,3 +212,116 @@ def test_sigterm_during_create(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, (out, err)
     assert "SIGTERM" in _one_error_line(err)
     assert os.listdir(tmp_path) == []
+
+
+# ---- the summary: statistics from the chunks, one computation --------------------------------
+
+
+def _values_line(out):
+    line = [ln for ln in out.splitlines() if ln.strip().startswith("values")][0]
+    return dict(item.split("=") for item in line.split()[1:])
+
+
+def _close(got, ref):
+    """Equal up to float64 rounding: 1e-12 relative, min/max exact.  The mean is compared
+    relative to the std as well, as it can be ~0 (then its rounding is relative to the values'
+    scale, not to itself)."""
+    mean, std, lo, hi = got
+    assert abs(mean - ref[0]) <= 1e-12 * max(abs(ref[0]), ref[1])
+    assert std == pytest.approx(ref[1], rel=1e-12, abs=0)
+    assert (lo, hi) == (ref[2], ref[3])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16", "float64"])
+def test_summary_statistics_come_from_the_chunks(tmp_path, capsys, monkeypatch, dtype):
+    """The printed mean/std/min/max are computed while writing, not by reading the file back
+    (which took longer than the write for a multi-GB file), and equal npy_stats of the file."""
+    from fastinit import _outofcore
+
+    seen = []
+    real = _outofcore._write_npy
+
+    def spy(*a, **k):
+        res = real(*a, **k)
+        seen.append(res[1])
+        return res
+
+    def no_read_back(*a, **k):
+        raise AssertionError("the statistics must not be read back from the file")
+
+    monkeypatch.setattr(_outofcore, "_write_npy", spy)
+    monkeypatch.setattr(_outofcore, "npy_stats", no_read_back)
+    p = tmp_path / "s.npy"
+    # 1 MiB chunks: several chunks, the last one partial.
+    assert main(["create", str(p), "--shape", "700,1001", "--init", "random_normal",
+                 "mean=0.25", "--seed", "3", "--dtype", dtype, "--chunk-mib", "1"]) == 0
+    out = capsys.readouterr().out
+    monkeypatch.undo()
+    (stats,) = seen
+    ref_dt = fastinit.RandomNormal(seed=3)((1,), dtype).dtype
+    _close(stats, _outofcore.npy_stats(p, dtype=ref_dt))
+    x = np.load(p).view(ref_dt).astype(np.float64)
+    _close(stats, (x.mean(), x.std(), x.min(), x.max()))
+    printed = _values_line(out)
+    assert printed == {k: f"{v:.6g}" for k, v in zip(("mean", "std", "min", "max"), stats)}
+
+
+def test_statistics_do_not_depend_on_the_chunk_size(tmp_path):
+    from fastinit import _outofcore
+
+    init = fastinit.TruncatedNormal(mean=1.0, stddev=0.5, seed=9)
+    results = []
+    for chunk_elems in [1, 7, 1000, 2**16 + 3, 2**20]:
+        target = _outofcore._resolve_target(str(tmp_path / "c.npy"), True)
+        plan = _outofcore.make_plan(init, (129, 1031), "bfloat16")
+        _, stats = _outofcore._write_npy(target, plan, chunk_bytes=2 * chunk_elems, stats=True)
+        results.append(stats)
+    for r in results[1:]:
+        _close(r, results[0])
+
+
+def test_statistics_of_integer_and_constant_values(tmp_path, capsys):
+    assert main(["create", str(tmp_path / "i.npy"), "--shape", "30,7", "--init", "identity",
+                 "gain=3", "--dtype", "int16"]) == 0
+    v = _values_line(capsys.readouterr().out)
+    x = np.eye(30, 7) * 3
+    assert v == {"mean": f"{x.mean():.6g}", "std": f"{x.std():.6g}", "min": "0", "max": "3"}
+    # complex values have no std: no values line, and no warning either
+    assert main(["create", str(tmp_path / "c.npy"), "--shape", "3", "--init", "ones",
+                 "--dtype", "complex64"]) == 0
+    cap = capsys.readouterr()
+    assert "values" not in cap.out and cap.err == ""
+
+
+def test_running_stats_nan_and_empty():
+    from fastinit._outofcore import _RunningStats
+
+    assert all(np.isnan(_RunningStats().result()))
+    s = _RunningStats().update(np.array([1.0, np.nan, -5.0])).update(np.array([2.0]))
+    assert all(np.isnan(s.result()))
+    s = _RunningStats().update(np.array([1.0, 2.0])).update(np.array([np.nan]))
+    assert all(np.isnan(s.update(np.array([0.0])).result()))
+
+
+def test_allow_in_memory_computes_orthogonal_once(tmp_path, capsys, monkeypatch):
+    calls = []
+    real = fastinit.Orthogonal.__call__
+
+    def spy(self, shape, dtype=None, **kw):
+        calls.append(shape)
+        return real(self, shape, dtype, **kw)
+
+    monkeypatch.setattr(fastinit.Orthogonal, "__call__", spy)
+    p = tmp_path / "o.npy"
+    assert main(["create", str(p), "--shape", "96,64", "--init", "orthogonal", "--seed", "2",
+                 "--allow-in-memory", "--chunk-mib", "1"]) == 0
+    assert calls == [(96, 64)]
+    monkeypatch.undo()
+    np.testing.assert_array_equal(np.load(p), fastinit.Orthogonal(seed=2)((96, 64)))
+    # The destination is checked before the computation: an existing file without --force
+    # costs nothing.
+    monkeypatch.setattr(fastinit.Orthogonal, "__call__", spy)
+    assert main(["create", str(p), "--shape", "96,64", "--init", "orthogonal",
+                 "--allow-in-memory"]) == 1
+    assert "--force" in _one_error_line(capsys.readouterr().err)
+    assert calls == [(96, 64)]
