@@ -72,7 +72,10 @@ def _parse_kwargs(items):
 
 def _short(value, limit=40):
     """repr(value), shortened in the middle (a 321-digit int stays one readable line)."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        return f"<an int of {value.bit_length()} bits>"
     if len(text) <= limit:
         return text
     digits = f" ({len(text)} characters)"
