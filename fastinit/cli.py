@@ -19,6 +19,11 @@ import time
 USAGE_ERROR = 2
 IO_ERROR = 1
 
+# More threads than cores only slows a fill down; a bound also keeps the count a C int.
+MAX_THREADS = 1024
+# Two buffers of this size are allocated (whatever the array size, up to the array's).
+MAX_CHUNK_MIB = 4096
+
 
 class _UsageError(Exception):
     pass
@@ -56,11 +61,50 @@ def _parse_kwargs(items):
             raise _UsageError(
                 f"invalid initializer argument {item!r}: expected key=value, e.g. scale=2.0"
             )
+        if key in kwargs:
+            raise _UsageError(f"initializer argument {key} is given twice: {item!r}")
         try:
             kwargs[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             kwargs[key] = value
     return kwargs
+
+
+def _short(value, limit=40):
+    """repr(value), shortened in the middle (a 321-digit int stays one readable line)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        return f"<an int of {value.bit_length()} bits>"
+    if len(text) <= limit:
+        return text
+    digits = f" ({len(text)} characters)"
+    if isinstance(value, int):
+        digits = f" ({len(text.lstrip('-'))} digits)"
+    return f"{text[:limit // 2]}...{text[-(limit // 4):]}{digits}"
+
+
+def _too_large(value):
+    """True when `value` holds an int no float64 (nor int64) can hold."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) >= 2**63
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_too_large(v) for v in value)
+    if isinstance(value, dict):
+        return any(_too_large(v) for v in value.values())
+    return False
+
+
+def _overflow_message(kwargs, exc):
+    """One line for an OverflowError raised by an initializer on a huge int argument."""
+    culprits = [k for k, v in kwargs.items() if k != "seed" and _too_large(v)]
+    if culprits:
+        k = culprits[0]
+        return (f"Argument `{k}` is out of range ({exc}). "
+                f"Received: {k}={_short(kwargs[k])}")
+    return f"an initializer argument is out of range ({exc})"
 
 
 def _build_parser():
@@ -83,7 +127,8 @@ def _build_parser():
     c.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar")
     c.add_argument("--no-stats", dest="stats", action="store_false",
-                   help="skip the mean/std/min/max pass over the written file")
+                   help="do not compute the values' mean/std/min/max (computed while "
+                   "writing, at little cost)")
     c.add_argument("--allow-in-memory", action="store_true",
                    help="allow initializers that cannot be chunked (orthogonal) to be "
                    "computed in memory")
@@ -101,30 +146,48 @@ def _gb(n):
 
 def _create(args, out):
     import fastinit
-    from fastinit._outofcore import make_plan, npy_stats, resolve_initializer
+    from fastinit import _outofcore
     from fastinit.initializers import RandomInitializer
 
+    if not args.path:
+        raise _UsageError("the output path is empty")
     shape = _parse_shape(args.shape)
     kwargs = _parse_kwargs(args.kwargs)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise _UsageError(f"--threads must be >= 1, got {args.threads}")
-        fastinit.set_num_threads(args.threads)
-    if args.chunk_mib < 1:
-        raise _UsageError(f"--chunk-mib must be >= 1, got {args.chunk_mib}")
+    if args.seed is not None and "seed" in kwargs:
+        raise _UsageError(f"the seed is given twice: --seed {args.seed} and "
+                          f"seed={_short(kwargs['seed'])}; give one")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise _UsageError(f"--threads must be between 1 and {MAX_THREADS}, "
+                          f"got {_short(args.threads)}")
+    if not 1 <= args.chunk_mib <= MAX_CHUNK_MIB:
+        raise _UsageError(f"--chunk-mib must be between 1 and {MAX_CHUNK_MIB}, "
+                          f"got {_short(args.chunk_mib)}")
     try:
-        init = resolve_initializer({"class_name": args.init, "config": kwargs}, args.seed)
-        plan = make_plan(init, shape, args.dtype, allow_in_memory=args.allow_in_memory)
+        init = _outofcore.resolve_initializer({"class_name": args.init, "config": kwargs},
+                                              args.seed)
+        # Deferred: an in-memory initializer (orthogonal) is computed once, by the writer,
+        # after the destination has been checked.
+        plan = _outofcore._make_plan(init, shape, args.dtype,
+                                     allow_in_memory=args.allow_in_memory, defer=True)
     except (ValueError, TypeError) as e:
         raise _UsageError(str(e).replace("allow_in_memory=True", "--allow-in-memory")) from None
-    if os.path.lexists(args.path) and not args.force:
-        raise FileExistsError(f"{args.path} already exists; pass --force to overwrite it")
+    except OverflowError as e:  # float(10**400) in an initializer's checks
+        raise _UsageError(_overflow_message(kwargs, e)) from None
+    target = _outofcore._resolve_target(args.path, args.force,
+                                        force_hint="pass --force to overwrite it")
+    t0 = time.perf_counter()
+    # The statistics come from the chunks as they are written: reading a multi-GB file back
+    # would take longer than writing it.  The thread count is set for this call only (main()
+    # may run in a caller's process).
+    try:
+        with fastinit.num_threads(args.threads):
+            plan, stats = _outofcore._write_npy(
+                target, plan, chunk_bytes=args.chunk_mib * 2**20, progress=args.progress,
+                progress_min_bytes=64 * 2**20, stats=args.stats)
+    except OverflowError as e:  # a huge int parameter some initializer only converts here
+        raise _UsageError(_overflow_message(kwargs, e)) from None
     dt = plan.dtype
     nbytes = plan.size * dt.itemsize
-    t0 = time.perf_counter()
-    fastinit.save_npy(args.path, shape, init, dt, chunk_bytes=args.chunk_mib * 2**20,
-                      progress=args.progress and nbytes >= 64 * 2**20, force=args.force,
-                      allow_in_memory=args.allow_in_memory)
     secs = time.perf_counter() - t0
     rate = nbytes / secs / 1e9 if secs > 0 else math.inf
     seed = f" seed={init.seed}" if isinstance(init, RandomInitializer) else ""
@@ -136,16 +199,22 @@ def _create(args, out):
         f"  size         {_gb(nbytes)}",
         f"  time         {secs:.2f} s ({rate:.2f} GB/s)",
     ]
-    if args.stats and plan.size:
-        mean, std, lo, hi = npy_stats(args.path, dtype=dt)
+    if stats is not None and plan.size:
+        mean, std, lo, hi = stats
         lines.append(f"  values       mean={mean:.6g} std={std:.6g} min={lo:.6g} max={hi:.6g}")
     print("\n".join(lines), file=out)
     return 0
 
 
 def _info(args, out):
-    from fastinit._outofcore import read_npy_header
+    import stat
 
+    from fastinit._outofcore import _file_kind, read_npy_header
+
+    # Opening a FIFO would wait for a writer forever; a device has no header to read.
+    mode = os.stat(args.path).st_mode
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{args.path} is {_file_kind(mode)}, not a .npy file")
     shape, dt, fortran, offset = read_npy_header(args.path)
     n = math.prod(shape)
     data = n * dt.itemsize
@@ -198,6 +267,13 @@ def main(argv=None):
         return 128 + int(signum)
     except (OSError, ValueError, TypeError) as e:
         print(f"fastinit: error: {_one_line(e)}", file=sys.stderr)
+        return IO_ERROR
+    except MemoryError as e:  # an in-memory Orthogonal larger than RAM
+        print(f"fastinit: error: out of memory: {_one_line(e)}", file=sys.stderr)
+        return IO_ERROR
+    except Exception as e:  # noqa: BLE001 - the promise is one line, never a traceback
+        print(f"fastinit: error: {type(e).__name__}: {_one_line(e)} (this is a bug in "
+              "fastinit; please report it with the command line)", file=sys.stderr)
         return IO_ERROR
 
 

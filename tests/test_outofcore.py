@@ -362,6 +362,62 @@ def test_signal_mid_write_leaves_nothing(tmp_path, sig):
     assert os.listdir(tmp_path) == []
 
 
+_DISPOSITION_WRITER = textwrap.dedent("""
+    import os, signal, sys, time
+    import fastinit
+    from fastinit import _outofcore
+    real = _outofcore._write_all
+    def slow(fd, buf):
+        time.sleep(0.05)
+        real(fd, buf)
+    _outofcore._write_all = slow
+    mode = sys.argv[2]
+    calls = []
+    if mode == "ignore":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    elif mode == "handler":
+        def handler(signum, frame):
+            calls.append(signum)
+        signal.signal(signal.SIGTERM, handler)
+    elif mode == "exit":
+        def handler(signum, frame):
+            sys.exit(7)
+        signal.signal(signal.SIGTERM, handler)
+    before = signal.getsignal(signal.SIGTERM)
+    fastinit.save_npy(sys.argv[1], (32 * 2**20 // 4,), "random_uniform", seed=1,
+                      chunk_bytes=2**20)
+    assert signal.getsignal(signal.SIGTERM) is before
+    print("FINISHED", len(calls), flush=True)
+""")
+
+
+@pytest.mark.parametrize("mode", ["ignore", "handler", "exit"])
+def test_sigterm_disposition_of_the_caller_is_kept(tmp_path, mode):
+    """save_npy replaces only a default SIGTERM: an ignored SIGTERM stays ignored (the write
+    finishes), a handler of the caller's is called and the write goes on, a handler that exits
+    still gets the temporary file removed."""
+    target = tmp_path / "t.npy"
+    proc = subprocess.Popen([sys.executable, "-c", _DISPOSITION_WRITER, str(target), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for_temp(tmp_path, proc), proc.communicate()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if mode == "exit":
+        assert proc.returncode == 7, (out, err)
+        assert os.listdir(tmp_path) == []
+        return
+    assert proc.returncode == 0, (out, err)
+    assert out.split() == ["FINISHED", "0" if mode == "ignore" else "1"]
+    assert os.listdir(tmp_path) == ["t.npy"]
+    n = 32 * 2**20 // 4
+    assert target.read_bytes() == _npy_bytes(fastinit.RandomUniform(seed=1)((n,)))
+
+
 def _run_fresh(code):
     """Run `code` in a Python child started through /bin/sh.
 
@@ -435,3 +491,22 @@ def test_fill_chunked_memmap_bounded_rss(tmp_path):
         del arr
     finally:
         target.unlink(missing_ok=True)
+
+
+def test_write_interrupted_signum_is_a_plain_int():
+    """f"{signum}" must read the same on every Python: an IntEnum formats as "Signals.SIGTERM"
+    on 3.10 and as "15" on 3.11+."""
+    e = WriteInterrupted("stopped", signal.SIGTERM)
+    assert type(e.signum) is int and e.signum == signal.SIGTERM
+    assert f"{e.signum}" == str(int(signal.SIGTERM))
+    assert type(WriteInterrupted("stopped").signum) is int
+
+
+def test_more_dimensions_than_numpy_allows(tmp_path):
+    """No array (so no np.save) has more than 64 dimensions, and np.load refuses the header of
+    a file claiming 10000: refuse the shape rather than write such a file."""
+    with pytest.raises(ValueError, match="has 65 dimensions; numpy arrays have at most 64"):
+        fastinit.save_npy(tmp_path / "a.npy", (1,) * 65, "zeros")
+    fastinit.save_npy(tmp_path / "b.npy", (1,) * 64, "ones")
+    assert np.load(tmp_path / "b.npy").shape == (1,) * 64
+    assert os.listdir(tmp_path) == ["b.npy"]
