@@ -11,7 +11,9 @@ from fastinit._registry import deserialize, get, serialize
 from fastinit._stream import STREAM_VERSION, Stream, fill_stream
 from fastinit._threads import get_num_threads, num_threads, set_num_threads
 from fastinit._config import show_config
-from fastinit._outofcore import fill_chunked, save_npy
+from fastinit._chunks import fill_chunked
+from fastinit._files import WriteInterrupted
+from fastinit._npy import save_npy
 from fastinit.initializers import (
     Constant,
     GlorotNormal,
@@ -62,5 +64,5 @@ __all__ = [
     "get", "serialize", "deserialize", "compute_fans",
     "Stream", "fill_stream", "STREAM_VERSION",
     "get_num_threads", "set_num_threads", "num_threads", "show_config", "__version__",
-    "save_npy", "fill_chunked",
+    "save_npy", "fill_chunked", "WriteInterrupted",
 ]

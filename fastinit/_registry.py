@@ -10,7 +10,7 @@ import inspect
 
 import numpy as np
 
-from fastinit.initializers import ALL_OBJECTS_DICT, Initializer
+from fastinit.initializers import ALL_OBJECTS_DICT, Initializer, RandomInitializer
 from fastinit._validation import check_shape
 
 
@@ -92,3 +92,35 @@ def get(identifier):
             obj = obj()
         return obj
     raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+
+
+def resolve_initializer(initializer, seed=None):
+    """An initializer instance from an instance or anything `fastinit.get` accepts.
+
+    `seed`, when not None, becomes the seed of a random initializer given by name or config
+    (it is ignored by the non-random ones: Constant, Zeros, Ones, Identity).  Giving both an
+    instance and a seed is an error: seed the instance instead.
+    """
+    if initializer is None:
+        raise TypeError("Argument `initializer` must be an initializer or a name, not None")
+    by_name = isinstance(initializer, (str, dict))
+    if isinstance(initializer, str):
+        initializer = {"class_name": initializer, "config": {}}
+    if by_name and seed is not None:
+        initializer = dict(initializer)
+        cfg = dict(initializer.get("config") or {})
+        cls = ALL_OBJECTS_DICT.get(initializer.get("class_name"))
+        if isinstance(cls, type) and issubclass(cls, RandomInitializer):
+            cfg["seed"] = seed
+        initializer["config"] = cfg
+    elif seed is not None:
+        raise ValueError(
+            "Argument `seed` only applies when `initializer` is a name or a config dict; "
+            f"seed the instance instead. Received: initializer={initializer!r}, seed={seed!r}"
+        )
+    obj = get(initializer)
+    if not callable(obj):
+        raise TypeError(f"Could not interpret initializer identifier: {initializer!r}")
+    if not isinstance(obj, Initializer) and by_name:
+        raise TypeError(f"Could not interpret initializer identifier: {initializer!r}")
+    return obj

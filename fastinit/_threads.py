@@ -18,6 +18,7 @@ import numbers
 import os
 
 from fastinit._openmp import openmp_enabled, openmp_max_threads, release_thread_pool
+from fastinit._validation import check_positive_int
 
 _override = contextvars.ContextVar("fastinit_num_threads", default=None)
 _global_override = None
@@ -42,14 +43,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
-def _check_n(n):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"Argument `n` must be a positive int or None. Received: n={n!r}")
-    if n < 1:
-        raise ValueError(f"Argument `n` must be >= 1. Received: n={n}")
-    return int(n)
-
-
 def get_num_threads():
     """The number of threads the next fill will use (1 when built without OpenMP)."""
     if not openmp_enabled() or _serial_after_fork:
@@ -65,13 +58,13 @@ def get_num_threads():
 def set_num_threads(n):
     """Set fastinit's thread count for this process; None goes back to the OpenMP default."""
     global _global_override
-    _global_override = None if n is None else _check_n(n)
+    _global_override = None if n is None else check_positive_int("n", n)
 
 
 @contextlib.contextmanager
 def num_threads(n):
     """Context manager: use `n` threads inside the block (per thread and asyncio task)."""
-    token = _override.set(None if n is None else _check_n(n))
+    token = _override.set(None if n is None else check_positive_int("n", n))
     try:
         yield
     finally:

@@ -14,6 +14,8 @@ BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 FLOAT_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16),
                           BFLOAT16})
 _MAX_INTP = np.iinfo(np.intp).max
+# numpy has no public constant for its dimension limit (NPY_MAXDIMS): 64 since numpy 2.0.
+MAX_NDIM = 64
 
 
 def check_shape(shape, argname="shape"):
@@ -45,6 +47,10 @@ def check_shape(shape, argname="shape"):
                 f"Received: {argname}={shape!r}"
             )
         out.append(d)
+    if len(out) > MAX_NDIM:
+        # No array could hold it: np.empty, np.save and np.load refuse it.
+        raise ValueError(f"Argument `{argname}` has {len(out)} dimensions; numpy arrays have "
+                         f"at most {MAX_NDIM}. Received: {argname}={shape!r}")
     # Zero-size shapes are fine, but the other dimensions still have to be representable:
     # fans multiply them.
     size = 1
@@ -253,3 +259,20 @@ def _float_or_inf(v):
 def _short(value, limit=80):
     text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def fmt_bytes(n):
+    """A byte count for messages: '1.07 GB', '512 kB'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def check_positive_int(name, value):
+    """`value` as an int >= 1, or TypeError/ValueError naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")
+    if value < 1:
+        raise ValueError(f"Argument `{name}` must be >= 1. Received: {name}={value!r}")
+    return int(value)

@@ -146,8 +146,10 @@ def _gb(n):
 
 def _create(args, out):
     import fastinit
-    from fastinit import _outofcore
-    from fastinit.initializers import RandomInitializer
+    from fastinit._files import resolve_target
+    from fastinit._npy import write_npy
+    from fastinit._registry import resolve_initializer
+    from fastinit.initializers import RandomInitializer, source_of
 
     if not args.path:
         raise _UsageError("the output path is empty")
@@ -163,31 +165,28 @@ def _create(args, out):
         raise _UsageError(f"--chunk-mib must be between 1 and {MAX_CHUNK_MIB}, "
                           f"got {_short(args.chunk_mib)}")
     try:
-        init = _outofcore.resolve_initializer({"class_name": args.init, "config": kwargs},
-                                              args.seed)
-        # Deferred: an in-memory initializer (orthogonal) is computed once, by the writer,
-        # after the destination has been checked.
-        plan = _outofcore._make_plan(init, shape, args.dtype,
-                                     allow_in_memory=args.allow_in_memory, defer=True)
+        init = resolve_initializer({"class_name": args.init, "config": kwargs}, args.seed)
+        # An in-memory source (orthogonal) computes once, on first use by the writer, after
+        # the destination has been checked.
+        source = source_of(init, shape, args.dtype, allow_in_memory=args.allow_in_memory)
     except (ValueError, TypeError) as e:
         raise _UsageError(str(e).replace("allow_in_memory=True", "--allow-in-memory")) from None
     except OverflowError as e:  # float(10**400) in an initializer's checks
         raise _UsageError(_overflow_message(kwargs, e)) from None
-    target = _outofcore._resolve_target(args.path, args.force,
-                                        force_hint="pass --force to overwrite it")
+    target = resolve_target(args.path, args.force, force_hint="pass --force to overwrite it")
     t0 = time.perf_counter()
     # The statistics come from the chunks as they are written: reading a multi-GB file back
     # would take longer than writing it.  The thread count is set for this call only (main()
     # may run in a caller's process).
     try:
         with fastinit.num_threads(args.threads):
-            plan, stats = _outofcore._write_npy(
-                target, plan, chunk_bytes=args.chunk_mib * 2**20, progress=args.progress,
-                progress_min_bytes=64 * 2**20, stats=args.stats)
+            stats = write_npy(target, source, chunk_bytes=args.chunk_mib * 2**20,
+                              progress=args.progress, progress_min_bytes=64 * 2**20,
+                              stats=args.stats)
     except OverflowError as e:  # a huge int parameter some initializer only converts here
         raise _UsageError(_overflow_message(kwargs, e)) from None
-    dt = plan.dtype
-    nbytes = plan.size * dt.itemsize
+    dt = source.dtype
+    nbytes = source.size * dt.itemsize
     secs = time.perf_counter() - t0
     rate = nbytes / secs / 1e9 if secs > 0 else math.inf
     seed = f" seed={init.seed}" if isinstance(init, RandomInitializer) else ""
@@ -199,7 +198,7 @@ def _create(args, out):
         f"  size         {_gb(nbytes)}",
         f"  time         {secs:.2f} s ({rate:.2f} GB/s)",
     ]
-    if stats is not None and plan.size:
+    if stats is not None and source.size:
         mean, std, lo, hi = stats
         lines.append(f"  values       mean={mean:.6g} std={std:.6g} min={lo:.6g} max={hi:.6g}")
     print("\n".join(lines), file=out)
@@ -209,12 +208,13 @@ def _create(args, out):
 def _info(args, out):
     import stat
 
-    from fastinit._outofcore import _file_kind, read_npy_header
+    from fastinit._files import file_kind
+    from fastinit._npy import read_npy_header
 
     # Opening a FIFO would wait for a writer forever; a device has no header to read.
     mode = os.stat(args.path).st_mode
     if not stat.S_ISREG(mode):
-        raise ValueError(f"{args.path} is {_file_kind(mode)}, not a .npy file")
+        raise ValueError(f"{args.path} is {file_kind(mode)}, not a .npy file")
     shape, dt, fortran, offset = read_npy_header(args.path)
     n = math.prod(shape)
     data = n * dt.itemsize

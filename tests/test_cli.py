@@ -157,7 +157,7 @@ def test_info(tmp_path):
 
 def test_info_reads_only_the_header(tmp_path, capsys):
     p = tmp_path / "sparse.npy"
-    header = fastinit._outofcore._npy_header((2**20, 2**20), np.dtype(np.float32))
+    header = fastinit._npy.npy_header((2**20, 2**20), np.dtype(np.float32))
     try:
         with open(p, "wb") as f:  # a 4 TiB sparse file: info must not read it
             f.write(header)
@@ -184,12 +184,12 @@ def test_sigterm_during_create(tmp_path):
     """SIGTERM mid-write: exit status 143, one line on stderr, no file, no temp file."""
     code = (
         "import sys, time\n"
-        "from fastinit import _outofcore\n"
-        "real = _outofcore._write_all\n"
+        "from fastinit import _chunks\n"
+        "real = _chunks.write_all\n"
         "def slow(fd, buf):\n"
         "    time.sleep(0.05)\n"
         "    real(fd, buf)\n"
-        "_outofcore._write_all = slow\n"
+        "_chunks.write_all = slow\n"
         "from fastinit.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
@@ -236,21 +236,21 @@ def _close(got, ref):
 def test_summary_statistics_come_from_the_chunks(tmp_path, capsys, monkeypatch, dtype):
     """The printed mean/std/min/max are computed while writing, not by reading the file back
     (which took longer than the write for a multi-GB file), and equal npy_stats of the file."""
-    from fastinit import _outofcore
+    from fastinit import _files, _npy
 
     seen = []
-    real = _outofcore._write_npy
+    real = _npy.write_npy
 
     def spy(*a, **k):
         res = real(*a, **k)
-        seen.append(res[1])
+        seen.append(res)
         return res
 
     def no_read_back(*a, **k):
         raise AssertionError("the statistics must not be read back from the file")
 
-    monkeypatch.setattr(_outofcore, "_write_npy", spy)
-    monkeypatch.setattr(_outofcore, "npy_stats", no_read_back)
+    monkeypatch.setattr(_npy, "write_npy", spy)
+    monkeypatch.setattr(_npy, "npy_stats", no_read_back)
     p = tmp_path / "s.npy"
     # 1 MiB chunks: several chunks, the last one partial.
     assert main(["create", str(p), "--shape", "700,1001", "--init", "random_normal",
@@ -259,7 +259,7 @@ def test_summary_statistics_come_from_the_chunks(tmp_path, capsys, monkeypatch, 
     monkeypatch.undo()
     (stats,) = seen
     ref_dt = fastinit.RandomNormal(seed=3)((1,), dtype).dtype
-    _close(stats, _outofcore.npy_stats(p, dtype=ref_dt))
+    _close(stats, _npy.npy_stats(p, dtype=ref_dt))
     x = np.load(p).view(ref_dt).astype(np.float64)
     _close(stats, (x.mean(), x.std(), x.min(), x.max()))
     printed = _values_line(out)
@@ -267,14 +267,14 @@ def test_summary_statistics_come_from_the_chunks(tmp_path, capsys, monkeypatch, 
 
 
 def test_statistics_do_not_depend_on_the_chunk_size(tmp_path):
-    from fastinit import _outofcore
+    from fastinit import _files, _npy
 
     init = fastinit.TruncatedNormal(mean=1.0, stddev=0.5, seed=9)
     results = []
     for chunk_elems in [1, 7, 1000, 2**16 + 3, 2**20]:
-        target = _outofcore._resolve_target(str(tmp_path / "c.npy"), True)
-        plan = _outofcore.make_plan(init, (129, 1031), "bfloat16")
-        _, stats = _outofcore._write_npy(target, plan, chunk_bytes=2 * chunk_elems, stats=True)
+        target = _files.resolve_target(str(tmp_path / "c.npy"), True)
+        source = init.source((129, 1031), "bfloat16")
+        stats = _npy.write_npy(target, source, chunk_bytes=2 * chunk_elems, stats=True)
         results.append(stats)
     for r in results[1:]:
         _close(r, results[0])
@@ -294,12 +294,12 @@ def test_statistics_of_integer_and_constant_values(tmp_path, capsys):
 
 
 def test_running_stats_nan_and_empty():
-    from fastinit._outofcore import _RunningStats
+    from fastinit._stats import RunningStats
 
-    assert all(np.isnan(_RunningStats().result()))
-    s = _RunningStats().update(np.array([1.0, np.nan, -5.0])).update(np.array([2.0]))
+    assert all(np.isnan(RunningStats().result()))
+    s = RunningStats().update(np.array([1.0, np.nan, -5.0])).update(np.array([2.0]))
     assert all(np.isnan(s.result()))
-    s = _RunningStats().update(np.array([1.0, 2.0])).update(np.array([np.nan]))
+    s = RunningStats().update(np.array([1.0, 2.0])).update(np.array([np.nan]))
     assert all(np.isnan(s.update(np.array([0.0])).result()))
 
 
@@ -461,12 +461,12 @@ def test_odd_paths_are_one_line_errors(tmp_path, capsys):
 
 
 def test_unexpected_exceptions_are_one_line(tmp_path, capsys, monkeypatch):
-    from fastinit import _outofcore
+    from fastinit import _files, _npy
 
     def boom(*a, **k):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(_outofcore, "_write_npy", boom)
+    monkeypatch.setattr(_npy, "write_npy", boom)
     assert main(["create", str(tmp_path / "x.npy"), "--shape", "3"]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert "RuntimeError: boom second line" in line and "bug in fastinit" in line

@@ -70,7 +70,7 @@ def test_non_random(init, shape, dtype):
 
 
 def test_orthogonal_cannot_be_distributed():
-    with pytest.raises(ValueError, match="cannot be generated chunk by chunk"):
+    with pytest.raises(ValueError, match="cannot be generated piece by piece"):
         fdask.from_initializer(fastinit.Orthogonal(seed=0), (10, 10))
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import fastinit
-from fastinit import _outofcore
-from fastinit._outofcore import TEMP_SUFFIX
+from fastinit import _files
+from fastinit._files import TEMP_SUFFIX
 from fastinit.cli import main
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink") or not hasattr(os, "mkfifo"),
@@ -45,7 +45,7 @@ def renames(monkeypatch):
         calls.append((os.fspath(src), os.fspath(dst)))
         return real(src, dst, *a, **k)
 
-    monkeypatch.setattr(_outofcore.os, "replace", spy)
+    monkeypatch.setattr(_files.os, "replace", spy)
     return calls
 
 
@@ -121,7 +121,7 @@ def test_failure_behind_a_symlink_leaves_both_untouched(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
-    monkeypatch.setattr(_outofcore.os, "write", write)
+    monkeypatch.setattr(_files.os, "write", write)
     with pytest.raises(OSError, match="No space left on device"):
         fastinit.save_npy(tmp_path / "link.npy", (10_000,), "random_normal", seed=1,
                           force=True)
@@ -199,8 +199,8 @@ def test_device_files_are_refused(tmp_path, monkeypatch):
                 return os.stat_result(fields)
             return st
 
-        monkeypatch.setattr(_outofcore.os, "lstat", lstat)
-        monkeypatch.setattr(_outofcore.os, "replace", pytest.fail)
+        monkeypatch.setattr(_files.os, "lstat", lstat)
+        monkeypatch.setattr(_files.os, "replace", pytest.fail)
         with pytest.raises(OSError, match=f"Cannot write {p}: it is {kind}, not a regular file"):
             fastinit.save_npy(p, (3,), "ones", force=True)
         monkeypatch.undo()
@@ -292,9 +292,9 @@ def test_long_and_multibyte_names(tmp_path, name):
 
 def test_temp_name_fits_name_max_and_stays_utf8(tmp_path, monkeypatch):
     for name_max in (255, 143, 64, 40):  # 143: eCryptfs
-        monkeypatch.setattr(_outofcore.os, "pathconf", lambda d, n, _m=name_max: _m)
+        monkeypatch.setattr(_files.os, "pathconf", lambda d, n, _m=name_max: _m)
         for base in ["a" * 300, "é" * 200, "€a" * 100, "😀" * 80, "x", "a" * (name_max - 27)]:
-            tmp = _outofcore._temp_path(str(tmp_path), base)
+            tmp = _files.temp_path(str(tmp_path), base)
             leaf = os.path.basename(tmp)
             raw = leaf.encode("utf-8")  # no lone surrogates: never cut inside a character
             assert len(raw) <= name_max, (name_max, base[:5])
@@ -305,10 +305,10 @@ def test_temp_name_fits_name_max_and_stays_utf8(tmp_path, monkeypatch):
             room = name_max - 14 - len(TEMP_SUFFIX)
             assert len(kept.encode()) > min(len(base.encode()), room) - 4
         # Two temp names for one file never collide.
-        assert _outofcore._temp_path("d", "a" * 300) != _outofcore._temp_path("d", "a" * 300)
+        assert _files.temp_path("d", "a" * 300) != _files.temp_path("d", "a" * 300)
     # pathconf unavailable: 255.
-    monkeypatch.setattr(_outofcore.os, "pathconf", lambda d, n: (_ for _ in ()).throw(OSError()))
-    assert len(os.path.basename(_outofcore._temp_path("d", "a" * 300)).encode()) == 255
+    monkeypatch.setattr(_files.os, "pathconf", lambda d, n: (_ for _ in ()).throw(OSError()))
+    assert len(os.path.basename(_files.temp_path("d", "a" * 300)).encode()) == 255
 
 
 def test_cli_long_name(tmp_path):

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import fastinit
-from fastinit import _outofcore
-from fastinit._outofcore import TEMP_SUFFIX, WriteInterrupted, flat_pieces, make_plan
+from fastinit import _chunks, _files
+from fastinit._files import TEMP_SUFFIX, WriteInterrupted
+from fastinit._regions import StreamSource, flat_pieces
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 
@@ -113,7 +114,7 @@ def test_non_random_initializers_chunk(tmp_path, init, shape, dtype):
 
 def test_orthogonal_needs_allow_in_memory(tmp_path):
     p = tmp_path / "o.npy"
-    with pytest.raises(ValueError, match="cannot be generated chunk by chunk.*Householder.*allow_in_memory"):
+    with pytest.raises(ValueError, match="Householder.*cannot be generated piece by piece.*allow_in_memory"):
         fastinit.save_npy(p, (64, 32), fastinit.Orthogonal(seed=1))
     with pytest.raises(ValueError, match="allow_in_memory"):
         fastinit.fill_chunked(np.empty((8, 8)), "orthogonal")
@@ -201,7 +202,7 @@ def test_fill_block_any_block(dtype):
     for shape in [(40, 3, 7), (9, 2000), (50, 5), (6, 4, 3, 5)]:
         for init in (fastinit.RandomUniform(seed=2), fastinit.TruncatedNormal(seed=3)):
             ref = init(shape, dtype)
-            plan = make_plan(init, shape, dtype)
+            source = init.source(shape, dtype)
             for _ in range(12):
                 bounds = []
                 for d in shape:
@@ -209,8 +210,8 @@ def test_fill_block_any_block(dtype):
                     b = int(rng.integers(a + 1, d + 1))
                     bounds.append((a, b))
                 bounds = tuple(bounds)
-                out = np.empty([b - a for a, b in bounds], plan.dtype)
-                plan.fill_block(out, bounds)
+                out = np.empty([b - a for a, b in bounds], source.dtype)
+                source.fill_region(out, bounds)
                 _same_bits(out, ref[tuple(slice(a, b) for a, b in bounds)])
 
 
@@ -251,7 +252,7 @@ def test_disk_full_during_write(tmp_path, monkeypatch):
         written[0] += n
         return n
 
-    monkeypatch.setattr(_outofcore.os, "write", write)
+    monkeypatch.setattr(_files.os, "write", write)
     with pytest.raises(OSError, match="No space left on device.*partial file was removed") as ei:
         fastinit.save_npy(p, (100_000,), "random_uniform", seed=1, chunk_bytes=4096,
                           force=True)
@@ -262,7 +263,7 @@ def test_disk_full_during_write(tmp_path, monkeypatch):
 
 def test_disk_full_checked_up_front(tmp_path, monkeypatch):
     usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(_outofcore.shutil, "disk_usage",
+    monkeypatch.setattr(_files.shutil, "disk_usage",
                         lambda d: usage._replace(free=1000))
     with pytest.raises(OSError, match="Not enough disk space") as ei:
         fastinit.save_npy(tmp_path / "a.npy", (1000,), "zeros")
@@ -272,7 +273,7 @@ def test_disk_full_checked_up_front(tmp_path, monkeypatch):
 
 def test_failure_while_generating_cleans_up(tmp_path, monkeypatch):
     calls = [0]
-    real = _outofcore.StreamPlan.fill
+    real = StreamSource.fill_range
 
     def fill(self, buf, start):
         calls[0] += 1
@@ -280,7 +281,7 @@ def test_failure_while_generating_cleans_up(tmp_path, monkeypatch):
             raise RuntimeError("boom")
         return real(self, buf, start)
 
-    monkeypatch.setattr(_outofcore.StreamPlan, "fill", fill)
+    monkeypatch.setattr(StreamSource, "fill_range", fill)
     with pytest.raises(RuntimeError, match="boom"):
         fastinit.save_npy(tmp_path / "a.npy", (10_000,), "random_normal", seed=1,
                           chunk_bytes=4000)
@@ -315,16 +316,16 @@ def test_bad_arguments(tmp_path):
 _SLOW_WRITER = textwrap.dedent("""
     import os, signal, sys, time
     import fastinit
-    from fastinit import _outofcore
-    real = _outofcore._write_all
+    from fastinit import _chunks
+    real = _chunks.write_all
     def slow(fd, buf):
         time.sleep(0.05)
         real(fd, buf)
-    _outofcore._write_all = slow       # >= 3 s for the whole file: time to interrupt
+    _chunks.write_all = slow       # >= 3 s for the whole file: time to interrupt
     try:
         fastinit.save_npy(sys.argv[1], (64 * 2**20 // 4,), "random_uniform", seed=1,
                           chunk_bytes=2**20)
-    except fastinit._outofcore.WriteInterrupted as e:
+    except fastinit.WriteInterrupted as e:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
         print("INTERRUPTED", e.signum, e, flush=True)
         sys.exit(3)
@@ -365,12 +366,12 @@ def test_signal_mid_write_leaves_nothing(tmp_path, sig):
 _DISPOSITION_WRITER = textwrap.dedent("""
     import os, signal, sys, time
     import fastinit
-    from fastinit import _outofcore
-    real = _outofcore._write_all
+    from fastinit import _chunks
+    real = _chunks.write_all
     def slow(fd, buf):
         time.sleep(0.05)
         real(fd, buf)
-    _outofcore._write_all = slow
+    _chunks.write_all = slow
     mode = sys.argv[2]
     calls = []
     if mode == "ignore":

@@ -1,0 +1,356 @@
+"""Regions: any rectangular piece of an initializer's output, computed alone.
+
+An initializer gives a *source* for a (shape, dtype): an object that writes any flat C-order
+range of ``initializer(shape, dtype)`` (`fill_range`, what file writers stream) or any
+rectangular block (`fill_region`, what Dask blocks, torch shards and JAX shards need), with
+the same bits as the whole array and in memory proportional to the piece.  Every consumer goes
+through a source and knows nothing else about the initializer.
+
+A C-order block is a set of equal-length contiguous runs of the flat index space: one per index
+of its leading axes, each covering the trailing axes the block spans in full (a row block is a
+single run).  Random sources write all runs of a block with one native call per batch of runs
+(`Stream.fill_runs`), so a column block of a tall table costs no Python loop per row.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from fastinit import _fill
+from fastinit._stream import STREAM_VERSION
+from fastinit._threads import get_num_threads
+
+__all__ = ["normalize_index", "Source", "StreamSource", "ConstantSource",
+           "ArrayConstantSource", "IdentitySource", "ArraySource", "flat_pieces"]
+
+# Runs whose start indices are computed and filled per native call: bounds the index scratch
+# (8 bytes a run) whatever the number of runs.
+RUN_BATCH = 1 << 16
+
+
+def _prod(dims):
+    return math.prod(dims) if dims else 1
+
+
+def normalize_index(shape, index):
+    """(bounds, result_shape) for ``array_of_shape[index]``.
+
+    `index` has at most one entry per axis (missing trailing axes are taken whole, one Ellipsis
+    may stand for the axes it skips): an int (negative counts from the end) takes one position
+    and drops the axis from the result, a slice with step 1 (or None) takes a range, exactly
+    what ``jax.make_array_from_callback`` passes a callback.  `bounds` has a (start, stop) pair
+    per axis.
+    """
+    if not isinstance(index, tuple):
+        index = (index,)
+    if sum(1 for i in index if i is Ellipsis) > 1:
+        raise IndexError(f"an index can only have a single ellipsis. Received: index={index!r}")
+    if any(i is Ellipsis for i in index):
+        k = next(n for n, i in enumerate(index) if i is Ellipsis)
+        fill = len(shape) - (len(index) - 1)
+        index = index[:k] + (slice(None),) * max(fill, 0) + index[k + 1:]
+    if len(index) > len(shape):
+        raise IndexError(
+            f"too many indices for shape {shape}: {len(index)} were given. "
+            f"Received: index={index!r}"
+        )
+    index = index + (slice(None),) * (len(shape) - len(index))
+    bounds, result_shape = [], []
+    for axis, (entry, n) in enumerate(zip(index, shape)):
+        if isinstance(entry, slice):
+            if entry.step not in (None, 1):
+                raise ValueError(
+                    f"Argument `index` must use slices with step 1; axis {axis} has step "
+                    f"{entry.step!r}. Received: index={index!r}"
+                )
+            for v in (entry.start, entry.stop):
+                if v is not None and (isinstance(v, (bool, np.bool_))
+                                      or not isinstance(v, numbers.Integral)):
+                    raise TypeError(
+                        f"Argument `index` must hold ints and slices of ints; axis {axis} has "
+                        f"{entry!r}. Received: index={index!r}"
+                    )
+            start, stop, _ = entry.indices(n)
+            stop = max(start, stop)
+            bounds.append((start, stop))
+            result_shape.append(stop - start)
+        elif isinstance(entry, numbers.Integral) and not isinstance(entry, (bool, np.bool_)):
+            i = int(entry)
+            if not -n <= i < n:
+                raise IndexError(
+                    f"index {i} is out of bounds for axis {axis} with size {n}. "
+                    f"Received: index={index!r}"
+                )
+            i += n if i < 0 else 0
+            bounds.append((i, i + 1))
+        else:
+            raise TypeError(
+                f"Argument `index` must hold ints and slices with step 1; axis {axis} has "
+                f"{entry!r} of type {type(entry).__name__}. Received: index={index!r}"
+            )
+    return tuple(bounds), tuple(result_shape)
+
+
+def flat_pieces(shape, a, b):
+    """Split the C-order flat range [a, b) of an array of `shape` into index expressions.
+
+    Yields (flat_start, index) pairs, in order, such that ``arr[index]`` is the contiguous run of
+    flat elements starting at flat_start; their concatenation is exactly [a, b).  At most about
+    2 * ndim pieces.
+    """
+    shape = tuple(shape)
+
+    def rec(dim, base, lo, hi, prefix):
+        if lo >= hi:
+            return
+        if dim == len(shape):
+            yield base, prefix
+            return
+        inner = _prod(shape[dim + 1:])
+        i0, r0 = divmod(lo, inner)
+        i1, r1 = divmod(hi, inner)
+        if r0:
+            if i0 == i1:
+                yield from rec(dim + 1, base + i0 * inner, r0, r1, prefix + (i0,))
+                return
+            yield from rec(dim + 1, base + i0 * inner, r0, inner, prefix + (i0,))
+            i0 += 1
+        if i1 > i0:
+            yield base + i0 * inner, prefix + (slice(i0, i1),)
+        if r1:
+            yield from rec(dim + 1, base + i1 * inner, 0, r1, prefix + (i1,))
+
+    yield from rec(0, 0, a, b, ())
+
+
+def region_runs(shape, bounds):
+    """(first_start, run_length, n_runs, batches) of a block in the flat C-order index space.
+
+    `batches()` yields int64 arrays of run starts, at most RUN_BATCH at a time, in C order.
+    A block that spans every trailing axis after its first partial one is a single run.
+    """
+    nd = len(shape)
+    j = nd - 1
+    while j > 0 and bounds[j] == (0, shape[j]):
+        j -= 1
+    inner = _prod(shape[j + 1:])
+    a_j, b_j = bounds[j] if nd else (0, 1)
+    run = (b_j - a_j) * inner
+    strides = [_prod(shape[d + 1:]) for d in range(j)]
+    lead = tuple(b - a for a, b in bounds[:j])
+    base = sum(a * s for (a, _), s in zip(bounds[:j], strides)) + a_j * inner
+    n_runs = _prod(lead)
+
+    def batches():
+        stride_arr = np.asarray(strides, dtype=np.int64)
+        for r0 in range(0, n_runs, RUN_BATCH):
+            r = np.arange(r0, min(n_runs, r0 + RUN_BATCH), dtype=np.int64)
+            if lead:
+                idx = np.stack(np.unravel_index(r, lead), axis=-1).astype(np.int64)
+                yield idx @ stride_arr + base
+            else:
+                yield r + base
+
+    return base, run, n_runs, batches
+
+
+class Source:
+    """Writes any part of ``initializer(shape, dtype)``.
+
+    Subclasses implement `fill_range` and `token`; `fill_region` defaults to one `fill_range`
+    per run of the block.
+    """
+
+    #: True when the source holds the whole result in memory (allow_in_memory).
+    in_memory = False
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.size = _prod(self.shape)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype.name})"
+
+    def fill_range(self, buf, start):
+        """Write flat elements [start, start + buf.size) into `buf` (1-D, C-contiguous)."""
+        raise NotImplementedError
+
+    def fill_all(self, out):
+        """Write the whole result into the C-contiguous `out` of the source's shape."""
+        self.fill_range(out.reshape(-1), 0)
+        return out
+
+    def fill_region(self, out, bounds):
+        """Write the block ``result[a0:b0, a1:b1, ...]`` into the C-contiguous `out`.
+
+        `bounds` holds a (start, stop) pair per axis; `out` has the block's shape (or any shape
+        of its size).
+        """
+        if out.size == 0:
+            return out
+        first, run, n_runs, batches = region_runs(self.shape, bounds)
+        if n_runs == 1:
+            self.fill_range(out.reshape(-1), first)
+            return out
+        flat = out.reshape(n_runs, run)
+        r = 0
+        for starts in batches():
+            for k, s in enumerate(starts.tolist()):
+                self.fill_range(flat[r + k], s)
+            r += len(starts)
+        return out
+
+    def token(self):
+        """A deterministic description of the values (Dask task names)."""
+        raise NotImplementedError
+
+
+class StreamSource(Source):
+    """A random initializer's values: element i of the output is element i of `stream`."""
+
+    def __init__(self, stream, shape, dtype):
+        super().__init__(shape, dtype)
+        self.stream = stream
+
+    def fill_range(self, buf, start):
+        return self.stream.fill(buf, start)
+
+    def fill_region(self, out, bounds):
+        if out.size == 0:
+            return out
+        first, run, n_runs, batches = region_runs(self.shape, bounds)
+        if n_runs == 1:
+            self.stream.fill(out.reshape(-1), first)
+            return out
+        flat = out.reshape(-1)
+        r = 0
+        for starts in batches():
+            piece = flat[r * run:(r + len(starts)) * run]
+            self.stream.fill_runs(piece, starts, run)
+            r += len(starts)
+        return out
+
+    def token(self):
+        s = self.stream
+        return ("stream", STREAM_VERSION, s.distribution, sorted(s.params.items()), s.seed,
+                self.dtype.str)
+
+
+class ConstantSource(Source):
+    """Every element is `value` (cast to the dtype)."""
+
+    def __init__(self, value, shape, dtype):
+        super().__init__(shape, dtype)
+        self.value = value
+
+    def fill_range(self, buf, start):
+        return _fill.fill_constant(buf, self.value, get_num_threads())
+
+    def fill_region(self, out, bounds):
+        return _fill.fill_constant(out, self.value, get_num_threads())
+
+    def token(self):
+        return ("constant", repr(self.value), self.dtype.str)
+
+
+class ArrayConstantSource(Source):
+    """An array broadcast to the shape (a Constant with an array value)."""
+
+    def __init__(self, value, shape, dtype):
+        super().__init__(shape, dtype)
+        self.value = np.asarray(value).astype(self.dtype)
+        self._whole = np.broadcast_to(self.value, self.shape)   # a view: no memory
+
+    def fill_all(self, out):
+        out[...] = self._whole
+        return out
+
+    def fill_range(self, buf, start):
+        for off, idx in flat_pieces(self.shape, start, start + buf.size):
+            piece = self._whole[idx]
+            buf[off - start:off - start + piece.size] = piece.reshape(-1)
+        return buf
+
+    def fill_region(self, out, bounds):
+        block = self._whole[tuple(slice(a, b) for a, b in bounds)]
+        out.reshape(block.shape)[...] = block
+        return out
+
+    def token(self):
+        return ("constant-array", self.value.dtype.str, self.value.shape, self.value.tobytes())
+
+
+class IdentitySource(Source):
+    """`gain` on the main diagonal of a 2-D shape, zeros elsewhere."""
+
+    def __init__(self, gain, shape, dtype):
+        super().__init__(shape, dtype)
+        self.gain = gain
+        self.diag = np.asarray(gain).astype(self.dtype)
+
+    def fill_range(self, buf, start):
+        _fill.fill_constant(buf, 0, get_num_threads())
+        rows, cols = self.shape
+        step = cols + 1
+        stop = start + buf.size
+        k0 = -(-start // step)
+        k1 = min(min(rows, cols), -(-stop // step))
+        if k1 > k0:
+            first = k0 * step - start
+            buf[first:first + (k1 - k0 - 1) * step + 1:step] = self.diag
+        return buf
+
+    def fill_region(self, out, bounds):
+        (r0, r1), (c0, c1) = bounds
+        block = out.reshape(r1 - r0, c1 - c0)
+        _fill.fill_constant(block, 0, get_num_threads())
+        k = np.arange(max(r0, c0), min(r1, c1))
+        block[k - r0, k - c0] = self.diag
+        return out
+
+    def token(self):
+        return ("identity", self.gain, self.dtype.str)
+
+
+class ArraySource(Source):
+    """The whole result, computed in memory (allow_in_memory=True) on first use.
+
+    `compute()` returns the array; it runs when the first piece is asked for, so a writer can
+    check its destination before paying for it.
+    """
+
+    in_memory = True
+
+    def __init__(self, compute, shape, dtype):
+        super().__init__(shape, dtype)
+        self._compute = compute
+        self._array = None
+
+    @property
+    def array(self):
+        if self._array is None:
+            arr = np.asarray(self._compute())
+            if arr.shape != self.shape:
+                raise ValueError(f"the initializer returned shape {arr.shape}, expected "
+                                 f"{self.shape}")
+            self._array = np.ascontiguousarray(arr, dtype=self.dtype)
+            self._compute = None
+        return self._array
+
+    def fill_all(self, out):
+        out[...] = self.array
+        return out
+
+    def fill_range(self, buf, start):
+        buf[...] = self.array.reshape(-1)[start:start + buf.size]
+        return buf
+
+    def fill_region(self, out, bounds):
+        block = self.array[tuple(slice(a, b) for a, b in bounds)]
+        out.reshape(block.shape)[...] = block
+        return out
+
+    def token(self):
+        raise ValueError("an in-memory result cannot be distributed")

@@ -1,0 +1,151 @@
+"""The Initializer base class: `__call__`, configs, and the region API every consumer uses.
+
+An initializer describes its values through `_source(shape, dtype, allow_in_memory)`, which
+returns a `fastinit._regions.Source`: an object that writes any flat range or rectangular region
+of ``initializer(shape, dtype)``.  `__call__` fills a whole array through it, `region` one piece,
+and the file writers, Dask and the framework adapters call `source` and nothing else.
+"""
+
+import math
+
+import numpy as np
+
+from fastinit._regions import ArraySource, normalize_index
+from fastinit._validation import check_out, check_shape, fmt_bytes, resolve_dtype
+
+
+class Initializer:
+    """Initializer base class: all fastinit initializers inherit from this class.
+
+    Subclasses either implement `_source(shape, dtype, allow_in_memory)` (and get `__call__`,
+    `source` and `region` from it), or implement `__call__(shape, dtype=None, *, out=None)`
+    alone, returning a NumPy array of that shape and dtype; such an initializer can still be
+    written to files or split into regions by computing it whole (`allow_in_memory=True`).
+    Implement `get_config()` when the constructor takes arguments.
+    """
+
+    #: "float": float16, bfloat16, float32, float64; "any": any numeric or bool dtype.
+    _dtype_kind = "float"
+
+    def __call__(self, shape, dtype=None, *, out=None):
+        """The values for `shape` as a new array of `dtype` (float32 by default), or in `out`."""
+        shape, dt = self._prepare(shape, dtype, out)
+        source = self._source(shape, dt, allow_in_memory=False)
+        return source.fill_all(np.empty(shape, dtype=dt) if out is None else out)
+
+    # ---- the region API ----------------------------------------------------------------------
+
+    def source(self, shape, dtype=None, *, allow_in_memory=False):
+        """A `Source` that writes any flat range or region of ``self(shape, dtype)``.
+
+        Args:
+            shape: The whole array's shape.
+            dtype: Output dtype (float32 by default).
+            allow_in_memory: Initializers whose elements are not independent (Orthogonal) can
+                only be split by computing the whole result first; they raise ValueError, stating
+                the memory that takes, unless this is True.
+        """
+        shape = check_shape(shape)
+        dt = resolve_dtype(dtype, kind=self._dtype_kind)
+        return self._source(shape, dt, allow_in_memory)
+
+    def region(self, shape, index, dtype=None, *, out=None, allow_in_memory=False):
+        """The piece ``self(shape, dtype)[index]``, computed alone, bit for bit.
+
+        Memory is the piece's (plus a small index scratch), never the whole array's, so this is
+        how a shard of a table too large for one machine is generated where it lives.
+
+        Args:
+            shape: The whole array's shape.
+            index: One entry per axis (missing trailing axes are taken whole): an int, or a
+                slice with step 1 -- what ``jax.make_array_from_callback`` passes, or a shard's
+                global offsets as ``slice(start, stop)``.
+            dtype: Output dtype (float32 by default).
+            out: Optional C-contiguous array of the piece's shape and dtype to fill.
+            allow_in_memory: See `source` (Orthogonal).
+
+        Returns:
+            The piece, as a new array or `out`.
+        """
+        shape, dt = check_shape(shape), None
+        bounds, piece_shape = normalize_index(shape, index)
+        shape, dt = self._prepare(shape, dtype, out, out_shape=piece_shape)
+        source = self._source(shape, dt, allow_in_memory)
+        if out is None:
+            out = np.empty(piece_shape, dtype=dt)
+        source.fill_region(out, bounds)
+        return out
+
+    def _source(self, shape, dtype, allow_in_memory):
+        """The Source of validated (shape, dtype).  The default serves initializers that only
+        implement `__call__`: their values exist only as a whole array."""
+        if type(self).__call__ is Initializer.__call__:
+            raise NotImplementedError(
+                "Initializer subclasses must implement the `__call__()` method."
+            )
+        return in_memory_source(self, shape, dtype, allow_in_memory,
+                                f"{type(self).__name__} has no element stream")
+
+    def _prepare(self, shape, dtype, out, out_shape=None):
+        """Validate shape, dtype and out (whose shape is `out_shape`, the whole by default)."""
+        shape = check_shape(shape)
+        expected = shape if out_shape is None else out_shape
+        if out is not None:
+            check_out(out, expected, None)
+            if dtype is None:
+                dtype = out.dtype
+        dt = resolve_dtype(dtype, kind=self._dtype_kind)
+        if out is not None:
+            check_out(out, expected, dt)
+        return shape, dt
+
+    # ---- configs ----------------------------------------------------------------------------
+
+    def get_config(self):
+        """Returns the initializer's configuration as a JSON-serializable dict."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """Instantiates an initializer from a configuration dictionary."""
+        return cls(**config)
+
+    def clone(self):
+        return self.__class__.from_config(self.get_config())
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{self.__class__.__name__}({args})"
+
+
+def in_memory_source(initializer, shape, dtype, allow_in_memory, why, cost=None):
+    """An ArraySource of ``initializer(shape, dtype)`` computed whole, if the caller allows it.
+
+    `why` says why the values cannot be produced piece by piece; `cost` (bytes) is the memory
+    the whole computation takes, stated in the error (default: the output's size).
+    """
+    if cost is None:
+        cost = math.prod(shape) * dtype.itemsize
+    if not allow_in_memory:
+        raise ValueError(
+            f"{why}, so it cannot be generated piece by piece: the whole {shape} array must "
+            f"be computed in memory first (about {fmt_bytes(cost)}). Pass "
+            "allow_in_memory=True to accept that."
+        )
+    return ArraySource(lambda: initializer(shape, dtype), shape, dtype)
+
+
+def source_of(initializer, shape, dtype="float32", *, allow_in_memory=False):
+    """The Source of ``initializer(shape, dtype)`` for any initializer or plain callable.
+
+    A fastinit initializer gives its own source; any other callable (what `fastinit.get`
+    returns for a function or an array) can only be computed whole, so it needs
+    `allow_in_memory=True`.
+    """
+    if isinstance(initializer, Initializer):
+        return initializer.source(shape, dtype, allow_in_memory=allow_in_memory)
+    shape = check_shape(shape)
+    dt = resolve_dtype(dtype, kind="any")
+    name = getattr(initializer, "__name__", type(initializer).__name__)
+    return in_memory_source(initializer, shape, dt, allow_in_memory,
+                            f"{name} is not a fastinit initializer (it has no element stream)")

@@ -1,0 +1,193 @@
+"""The seeded initializers' base, and RandomNormal, TruncatedNormal and RandomUniform.
+
+Each draws element i of its output from a counter-based stream (fastinit._stream) as a pure
+function of (seed, i), so any piece of the output can be computed alone.
+"""
+
+from fastinit._regions import StreamSource
+from fastinit._seeding import draw_default_seed, normalize_seed
+from fastinit._stream import ParameterRangeError, Stream
+from fastinit._validation import check_finite, check_positive
+from fastinit.initializers.initializer import Initializer
+
+
+class RandomInitializer(Initializer):
+    """Base of the seeded initializers.
+
+    `seed` is an int >= 0, None, a numpy.random.SeedSequence or a numpy.random.Generator.  As in
+    Keras, an instance gives the same values on every call; an unseeded instance draws its seed
+    once, at construction, from Python's `random` (so `random.seed` makes it reproducible), and
+    its config keeps `seed: None`, so a clone draws a new seed and differs.
+    """
+
+    #: For each stream parameter, the constructor arguments it comes from (error messages);
+    #: `_derived_stream` when the stream's parameters are computed from them (VarianceScaling).
+    _stream_arguments = {}
+    _derived_stream = False
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    @property
+    def seed(self):
+        """The int seed of the values; assigning it re-seeds (None draws a fresh seed)."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, seed):
+        if isinstance(seed, dict):
+            raise ValueError(
+                "A serialized keras SeedGenerator cannot seed a fastinit initializer: fastinit "
+                "initializers are stateless (the same values on every call). Pass an int seed. "
+                f"Received: seed={seed!r}"
+            )
+        s = normalize_seed(seed)
+        # The config keeps the seed as given (None stays None, as in Keras), so a clone of an
+        # unseeded instance draws a new seed.
+        self._init_seed = s
+        self._seed = draw_default_seed() if s is None else s
+
+    def get_config(self):
+        return {"seed": self._init_seed}
+
+    def stream(self, shape, dtype=None):
+        """The `Stream` this initializer draws `shape` from (for chunked generation)."""
+        raise NotImplementedError
+
+    def checked_stream(self, shape, dtype):
+        """`stream(shape, dtype)`, checked against `dtype` before any work.
+
+        Keras re-reads its attributes on every call, and so does this: the last stream is
+        reused only while the shape, the seed and every configured parameter are unchanged
+        (compared through the config's repr, so an in-place edit of a list is seen too), so no
+        cache outlives `init.stddev = ...` or `init.seed = ...`.  A parameter the dtype cannot
+        hold raises ValueError under this initializer's argument names.
+        """
+        key = (shape, self._seed, repr(self.get_config()))
+        last = self.__dict__.get("_last_stream")
+        if last is not None and last[0] == key:
+            stream = last[1]
+        else:
+            stream = self.stream(shape, dtype)
+            self._last_stream = (key, stream)
+        try:
+            stream.check_dtype(dtype)
+        except ParameterRangeError as e:
+            names = self._stream_arguments.get(e.param, (e.param,))
+            received = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+            if len(names) > 1:
+                what = f"give values outside the range of {e.range_text}"
+            elif self._derived_stream:
+                what = f"gives values outside the range of {e.range_text}"
+            else:
+                what = e.detail
+            joined = " and ".join(f"`{n}`" for n in names)
+            raise ValueError(
+                f"Argument{'s' if len(names) > 1 else ''} {joined} {what}"
+                f"{self._range_context(shape)}. Received: {received}, dtype={e.dtype.name}"
+            ) from None
+        return stream
+
+    def _range_context(self, shape):
+        return ""
+
+    def _source(self, shape, dtype, allow_in_memory):
+        return StreamSource(self.checked_stream(shape, dtype), shape, dtype)
+
+
+class _MeanStddevInitializer(RandomInitializer):
+    """Shared by RandomNormal and TruncatedNormal: `mean`, `stddev` and a stream."""
+
+    _distribution = None
+    _stream_arguments = {"mean": ("mean",), "stddev": ("stddev",), "low": ("mean", "stddev"),
+                         "high": ("mean", "stddev")}
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean = check_finite("mean", mean)
+        self.stddev = check_positive("stddev", stddev)
+        super().__init__(seed=seed)
+
+    def stream(self, shape, dtype=None):
+        return Stream(self._distribution, self.seed, mean=self.mean, stddev=self.stddev)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+class RandomNormal(_MeanStddevInitializer):
+    """Random normal initializer.
+
+    Draws samples from a normal distribution for given parameters.
+
+    Examples:
+
+    >>> init = RandomNormal(mean=0.0, stddev=1.0, seed=0)
+    >>> init(shape=(2, 2)).shape
+    (2, 2)
+
+    Args:
+        mean: Mean of the random values to generate.
+        stddev: Standard deviation of the random values to generate (> 0).
+        seed: int, None, numpy.random.SeedSequence or numpy.random.Generator.
+    """
+
+    _distribution = "normal"
+
+
+class TruncatedNormal(_MeanStddevInitializer):
+    """Initializer that generates a truncated normal distribution.
+
+    Values more than two standard deviations from the mean are discarded and re-drawn (by
+    rejection sampling, each element from its own sub-stream), so every value lies in
+    [mean - 2 stddev, mean + 2 stddev], also after rounding to float16 or bfloat16.
+
+    Examples:
+
+    >>> v = TruncatedNormal(mean=0.0, stddev=1.0, seed=0)(shape=(1000,))
+    >>> bool(abs(v).max() <= 2.0)
+    True
+
+    Args:
+        mean: Mean of the random values to generate.
+        stddev: Standard deviation of the random values before truncation (> 0).
+        seed: int, None, numpy.random.SeedSequence or numpy.random.Generator.
+    """
+
+    _distribution = "truncated_normal"
+
+
+class RandomUniform(RandomInitializer):
+    """Random uniform initializer.
+
+    Draws samples from a uniform distribution on [minval, maxval); `maxval` is never reached, in
+    any dtype.
+
+    Examples:
+
+    >>> v = RandomUniform(minval=0.0, maxval=1.0, seed=0)(shape=(1000,))
+    >>> bool(v.min() >= 0.0 and v.max() < 1.0)
+    True
+
+    Args:
+        minval: Lower bound of the range (inclusive).
+        maxval: Upper bound of the range (exclusive), > minval.
+        seed: int, None, numpy.random.SeedSequence or numpy.random.Generator.
+    """
+
+    _stream_arguments = {"low": ("minval",), "high": ("maxval",)}
+
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval = check_finite("minval", minval)
+        self.maxval = check_finite("maxval", maxval)
+        if not self.minval < self.maxval:
+            raise ValueError(
+                "Argument `minval` must be less than `maxval`. "
+                f"Received: minval={minval}, maxval={maxval}"
+            )
+        super().__init__(seed=seed)
+
+    def stream(self, shape, dtype=None):
+        return Stream("uniform", self.seed, low=self.minval, high=self.maxval)
+
+    def get_config(self):
+        return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
