@@ -26,6 +26,7 @@ import numpy as np
 cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.string cimport memcpy
 
 cnp.import_array()
 
@@ -198,25 +199,69 @@ cdef class Kernel:
             raise ValueError(f"a run starts at {lo_start} < 0")
         if n == 0:
             return out
-        cdef void *buf = cnp.PyArray_DATA(out)
-        cdef int nt = threads_for(n, nruns, n_threads)
+        cdef char *buf = <char *> cnp.PyArray_DATA(out)
+        cdef int itemsize = <int> cnp.PyArray_ITEMSIZE(out)
+        cdef int64_t ngroups = (nruns + RUNS_PER_ITEM - 1) // RUNS_PER_ITEM
+        cdef int64_t g, r0
+        cdef int nt = threads_for(n, ngroups, n_threads)
         with nogil:
             if nt == 1:
-                for r in range(nruns):
-                    run_into(&self.p, buf, starts[r], r * run_length, run_length)
+                fill_run_group(&self.p, buf, itemsize, &starts[0], 0, nruns, run_length)
             else:
-                for r in prange(nruns, num_threads=nt, schedule='static'):
-                    run_into(&self.p, buf, starts[r], r * run_length, run_length)
+                for g in prange(ngroups, num_threads=nt, schedule='static'):
+                    r0 = g * RUNS_PER_ITEM
+                    fill_run_group(&self.p, buf, itemsize, &starts[0], r0,
+                                   min(nruns, r0 + RUNS_PER_ITEM), run_length)
         return out
 
 
-cdef inline void run_into(const fi_fill_params *p, void *buf, int64_t start, int64_t off,
-                          int64_t n) noexcept nogil:
+# Runs per OpenMP work item of fill_runs.
+cdef int64_t RUNS_PER_ITEM = 512
+# Short runs separated by short gaps (a column block of a narrow matrix) are generated as one span
+# of the stream into a tile and copied out: a SIMD fill of the whole span costs less than one
+# fill call per run, each of which computes at least one full vector iteration (256 float32
+# elements on AVX-512).  A run of SPAN_MAX_RUN or more elements, or a gap over SPAN_MAX_GAP, is
+# filled directly.
+cdef enum:
+    TILE_BYTES = 65536
+cdef int64_t SPAN_MAX_RUN = 256
+cdef int64_t SPAN_MAX_GAP = 256
+
+
+cdef inline void run_into(const fi_fill_params *p, char *buf, int itemsize, int64_t start,
+                          int64_t off, int64_t n) noexcept nogil:
     # fi_fill_range writes buffer elements [off, off + n) as stream elements start' + off ...;
     # choose start' so that buffer element off is stream element `start` (uint64 wraps).
     cdef fi_fill_params q = p[0]
     q.start = <uint64_t> start - <uint64_t> off
     fi_fill_range(&q, buf, off, n)
+
+
+cdef void fill_run_group(const fi_fill_params *p, char *buf, int itemsize,
+                         const int64_t *starts, int64_t r, int64_t r_end,
+                         int64_t n) noexcept nogil:
+    """Runs r .. r_end - 1 (run k: stream [starts[k], starts[k] + n) into buffer element k*n)."""
+    cdef char tile[TILE_BYTES]
+    cdef int64_t tile_elems = TILE_BYTES // itemsize
+    cdef int64_t r1, span, k
+    cdef fi_fill_params q = p[0]
+    while r < r_end:
+        r1 = r + 1
+        if n < SPAN_MAX_RUN:
+            while (r1 < r_end and starts[r1] >= starts[r1 - 1] + n
+                   and starts[r1] - starts[r1 - 1] - n <= SPAN_MAX_GAP
+                   and starts[r1] + n - starts[r] <= tile_elems):
+                r1 += 1
+        if r1 - r == 1:
+            run_into(p, buf, itemsize, starts[r], r * n, n)
+        else:
+            span = starts[r1 - 1] + n - starts[r]
+            q.start = <uint64_t> starts[r]
+            fi_fill_range(&q, tile, 0, span)
+            for k in range(r, r1):
+                memcpy(buf + k * n * itemsize, tile + (starts[k] - starts[r]) * itemsize,
+                       n * itemsize)
+        r = r1
 
 
 _PATTERN_VIEW = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}

@@ -143,14 +143,16 @@ def region_runs(shape, bounds):
     n_runs = _prod(lead)
 
     def batches():
-        stride_arr = np.asarray(strides, dtype=np.int64)
+        # Run r's start: base + sum_d idx_d(r) stride_d, with idx the C-order multi-index of r
+        # over `lead`; the last leading axis varies fastest, so a batch is a few aranges.
+        last, last_stride = (lead[-1], strides[-1]) if lead else (1, 0)
+        outer = np.zeros(1, np.int64)
+        for n, s in zip(lead[:-1], strides[:-1]):  # starts of the outer index combinations
+            outer = (outer[:, None] + np.arange(n, dtype=np.int64) * s).reshape(-1)
         for r0 in range(0, n_runs, RUN_BATCH):
             r = np.arange(r0, min(n_runs, r0 + RUN_BATCH), dtype=np.int64)
-            if lead:
-                idx = np.stack(np.unravel_index(r, lead), axis=-1).astype(np.int64)
-                yield idx @ stride_arr + base
-            else:
-                yield r + base
+            q, rem = np.divmod(r, last)
+            yield outer[q] + rem * last_stride + base
 
     return base, run, n_runs, batches
 
