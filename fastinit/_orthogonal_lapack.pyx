@@ -17,8 +17,12 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
 
-from scipy.linalg.cython_lapack cimport slarfg, dlarfg, sorgqr, dorgqr, slarft, dlarft
+from scipy.linalg.cython_lapack cimport slarfg, dlarfg, sorgqr, dorgqr
 from scipy.linalg.cython_blas cimport sgemm, dgemm, strmm, dtrmm, ssyrk, dsyrk
+
+# Elements below which the element-wise loops run on one thread (threads cost more there).
+cdef Py_ssize_t PARALLEL_MIN = 65536
+
 
 ctypedef fused real:
     float
@@ -93,16 +97,6 @@ cdef void _t_rowwise(int n, int k, real *v, int ldv, real *tau, real *t, int ldt
             t[j + i * ldt] = 0
 
 
-cdef inline void _larft_rowwise(int n, int k, real *v, int ldv, real *tau, real *t,
-                                int ldt) noexcept nogil:
-    cdef char direct = c'F'
-    cdef char storev = c'R'
-    if real is float:
-        slarft(&direct, &storev, &n, &k, v, &ldv, tau, t, &ldt)
-    else:
-        dlarft(&direct, &storev, &n, &k, v, &ldv, tau, t, &ldt)
-
-
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def larfg_rows(real[:, ::1] a, Py_ssize_t col0, real[::1] tau, real[::1] sgn):
@@ -147,7 +141,7 @@ def scatter_block(real[:, ::1] scratch, real[:, ::1] out, Py_ssize_t k0, int n_t
     cdef Py_ssize_t bb = scratch.shape[0], m = out.shape[0], r, j, jmax
     if scratch.shape[1] != m or k0 + bb > out.shape[1]:
         raise ValueError("scatter_block: inconsistent shapes")
-    cdef int nt = n_threads if (m - k0) * bb >= 65536 else 1
+    cdef int nt = n_threads if (m - k0) * bb >= PARALLEL_MIN else 1
     with nogil:
         for r in prange(k0, m, num_threads=nt, schedule='static'):
             jmax = r - k0 + 1
@@ -164,7 +158,7 @@ def scale_columns(real[:, ::1] a, real[::1] s, int n_threads=1):
     cdef Py_ssize_t m = a.shape[0], n = a.shape[1], r, k
     if s.shape[0] != n:
         raise ValueError("scale_columns: inconsistent shapes")
-    cdef int nt = n_threads if m * n >= 65536 else 1
+    cdef int nt = n_threads if m * n >= PARALLEL_MIN else 1
     with nogil:
         for r in prange(m, num_threads=nt, schedule='static'):
             for k in range(n):
@@ -179,7 +173,7 @@ def scale_rows(real[:, ::1] a, real[::1] s, int n_threads=1):
     cdef real f
     if s.shape[0] != n:
         raise ValueError("scale_rows: inconsistent shapes")
-    cdef int nt = n_threads if m * n >= 65536 else 1
+    cdef int nt = n_threads if m * n >= PARALLEL_MIN else 1
     with nogil:
         for k in prange(n, num_threads=nt, schedule='static'):
             f = s[k]
@@ -226,14 +220,14 @@ def orgqr_wide(real[:, ::1] a, real[::1] tau):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def orgqr_rowmajor(real[:, ::1] a, real[::1] tau, int nb=64, bint use_larft=False):
+def orgqr_rowmajor(real[:, ::1] a, real[::1] tau, int nb=64):
     """Q = H_1 ... H_n (m x n, m >= n) formed in place in the C (m, n) buffer `a`.
 
     `a` is the Fortran n x m matrix Y = Q^T (ldy = n); reflector k is stored in row k of Y
     (Y[k, k+1:m] = v_k below its implicit 1, i.e. a[k+1:, k]).  This is xORGQR transposed:
     blocks of nb reflectors, last block first; for a block starting at kb with T from
-    `_t_rowwise` (one SYRK; or xLARFT('F', 'R') when use_larft, which is BLAS-2 over strided
-    rows and slower) so that H_kb ... H_kb+b-1 = I - V T V^T:
+    `_t_rowwise` (one SYRK; xLARFT('F', 'R') is BLAS-2 over strided rows and was measured 7.8x
+    slower) so that H_kb ... H_kb+b-1 = I - V T V^T:
         trailing rows of Y:  W = C2t V2t^T (GEMM), W := W T^T (TRMM),
                              C2t -= W V2t (GEMM), C1t = -W V1t (TRMM)
         panel rows of Y:     M = V1 T^T,  Y[panel, kb+b:] = -M V2t (TRMM, in place),
@@ -270,10 +264,7 @@ def orgqr_rowmajor(real[:, ::1] a, real[::1] tau, int nb=64, bint use_larft=Fals
                 nt = <int>(n - kb - b)
                 rest = <int>(m - kb - b)
                 # T (b x b upper triangular, ldt = nb)
-                if use_larft:
-                    _larft_rowwise(<int>(m - kb), b, y + kb + kb * ldy, ldy, &tau[kb], t, nb)
-                else:
-                    _t_rowwise(<int>(m - kb), b, y + kb + kb * ldy, ldy, &tau[kb], t, nb, g)
+                _t_rowwise(<int>(m - kb), b, y + kb + kb * ldy, ldy, &tau[kb], t, nb, g)
                 if nt > 0:
                     # W (nt x b, ldw = nt) = C2t V2t^T
                     if rest > 0:

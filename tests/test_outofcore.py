@@ -456,7 +456,7 @@ def test_4gib_file_in_bounded_memory(tmp_path):
         assert peak_mib <= 256, f"peak RSS {peak_mib:.0f} MiB"
         arr = np.load(target, mmap_mode="r")
         assert arr.shape == (n,) and arr.dtype == np.float32
-        stream = fastinit.RandomUniform(seed=7).stream((n,), np.float32)
+        stream = fastinit.RandomUniform(seed=7).stream((n,))
         for start in (0, 12345, 2**28 - 3, n - 1000):
             ref = stream.fill(np.empty(1000, np.float32), start)
             np.testing.assert_array_equal(arr[start:start + 1000], ref)

@@ -50,7 +50,7 @@ class RandomInitializer(Initializer):
     def get_config(self):
         return {"seed": self._init_seed}
 
-    def stream(self, shape, dtype=None):
+    def stream(self, shape):
         """The `Stream` this initializer draws `shape` from (for chunked generation)."""
         raise NotImplementedError
 
@@ -68,7 +68,7 @@ class RandomInitializer(Initializer):
         if last is not None and last[0] == key:
             stream = last[1]
         else:
-            stream = self.stream(shape, dtype)
+            stream = self.stream(shape)
             self._last_stream = (key, stream)
         try:
             stream.check_dtype(dtype)
@@ -107,7 +107,7 @@ class _MeanStddevInitializer(RandomInitializer):
         self.stddev = check_positive("stddev", stddev)
         super().__init__(seed=seed)
 
-    def stream(self, shape, dtype=None):
+    def stream(self, shape):
         return Stream(self._distribution, self.seed, mean=self.mean, stddev=self.stddev)
 
     def get_config(self):
@@ -186,7 +186,7 @@ class RandomUniform(RandomInitializer):
             )
         super().__init__(seed=seed)
 
-    def stream(self, shape, dtype=None):
+    def stream(self, shape):
         return Stream("uniform", self.seed, low=self.minval, high=self.maxval)
 
     def get_config(self):

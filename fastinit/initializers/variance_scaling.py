@@ -145,7 +145,7 @@ class VarianceScaling(RandomInitializer):
             raise ValueError(f"Invalid `mode` argument: {self.mode!r}. Please use one of {_MODES}")
         return self.scale / n
 
-    def stream(self, shape, dtype=None):
+    def stream(self, shape):
         s = self._variance(shape)
         if self.distribution == "truncated_normal":
             stddev = math.sqrt(s) / TRUNCATED_NORMAL_STD
