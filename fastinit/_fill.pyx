@@ -30,7 +30,9 @@ from libc.string cimport memcpy
 
 cnp.import_array()
 
-CPU_PATHS = ("generic", "avx2", "avx512")
+#: The kernels' code paths, indexed by their FI_PATH_* codes.
+CPU_PATHS = tuple({FI_PATH_GENERIC: "generic", FI_PATH_AVX2: "avx2",
+                   FI_PATH_AVX512: "avx512"}[code] for code in range(3))
 
 #: The kernels' dtype code of each output dtype they fill.
 DTYPE_CODES = {

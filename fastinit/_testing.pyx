@@ -18,7 +18,7 @@ from fastinit._fill cimport (
     fi_sincos_f64,
 )
 
-CPU_PATHS = ("generic", "avx2", "avx512")
+from fastinit._fill import CPU_PATHS
 
 
 def philox4x32_10(ctr, key):
