@@ -26,7 +26,7 @@ import numpy as np
 cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 cnp.import_array()
 
@@ -284,6 +284,7 @@ def fill_constant(cnp.ndarray out, value, int n_threads=1):
             or not cnp.PyArray_ISALIGNED(out):
         out[...] = np.asarray(value).astype(out.dtype)
         return out
+    memset(&q, 0, sizeof(q))
     q.dist = FI_DIST_CONSTANT
     q.dtype = itemsize
     q.start = 0
