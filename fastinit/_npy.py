@@ -29,7 +29,7 @@ __all__ = ["save_npy", "write_npy", "npy_header", "read_npy_header", "npy_stats"
 
 def save_npy(path: str | os.PathLike[str] | bytes | os.PathLike[bytes], shape: ShapeLike,
              initializer: Callable[..., Any] | str | dict[str, Any],
-             dtype: npt.DTypeLike = "float32", *, seed: SeedLike = None,
+             dtype: npt.DTypeLike | None = "float32", *, seed: SeedLike = None,
              chunk_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False, force: bool = False,
              allow_in_memory: bool = False, fsync: bool = False) -> str:
     """Write ``initializer(shape, dtype)`` to a .npy file, chunk by chunk, in bounded memory.
@@ -153,7 +153,7 @@ def read_npy_header(path: str | os.PathLike[str]
             elif version == (2, 0):
                 shape, fortran, dtype = npformat.read_array_header_2_0(f)
             else:
-                # a private numpy function (versions 3.0+), absent from numpy's stubs
+                # numpy's private reader of format 3.0 headers, absent from its stubs
                 shape, fortran, dtype = npformat._read_array_header(  # type: ignore[attr-defined]
                     f, version)
         except (ValueError, EOFError) as e:

@@ -58,7 +58,7 @@ def _make_block(source: Source, bounds: Bounds, threads: int | None) -> npt.NDAr
 
 
 def from_initializer(initializer: Callable[..., Any] | str | dict[str, Any], shape: ShapeLike,
-                     *, chunks: Any = "auto", dtype: npt.DTypeLike = "float32",
+                     *, chunks: Any = "auto", dtype: npt.DTypeLike | None = "float32",
                      seed: SeedLike = None, threads: int | None = 1,
                      name: str | None = None) -> dask.array.Array:
     """A lazy Dask array equal to ``initializer(shape, dtype)``, each block generated apart.

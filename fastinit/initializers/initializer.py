@@ -150,7 +150,7 @@ def in_memory_source(initializer: Callable[..., Any], shape: Shape, dtype: np.dt
 
 
 def source_of(initializer: Callable[..., Any], shape: ShapeLike,
-              dtype: npt.DTypeLike = "float32", *, allow_in_memory: bool = False) -> Source:
+              dtype: npt.DTypeLike | None = "float32", *, allow_in_memory: bool = False) -> Source:
     """The Source of ``initializer(shape, dtype)`` for any initializer or plain callable.
 
     A fastinit initializer gives its own source; any other callable (what `fastinit.get`
