@@ -1,18 +1,26 @@
 """Chunk by chunk: sources written to a file descriptor or into an existing array in bounded
 memory, generation overlapped with writing."""
 
+from __future__ import annotations
+
 import contextlib
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, ContextManager, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
-from fastinit._regions import flat_pieces
+from fastinit._regions import Source, flat_pieces
 from fastinit._stats import RunningStats
+from fastinit._typing import SeedLike
 from fastinit._validation import check_positive_int
 
 DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+_A = TypeVar("_A", bound="np.ndarray[Any, Any]")
 
 __all__ = ["write_pieces", "fill_chunked", "progress_bar", "write_all", "ByteCounter",
            "DEFAULT_CHUNK_BYTES"]
@@ -21,33 +29,38 @@ __all__ = ["write_pieces", "fill_chunked", "progress_bar", "write_all", "ByteCou
 class ByteCounter:
     """Bytes written so far (for error messages), and the progress bar they advance."""
 
-    def __init__(self, bar=None):
+    def __init__(self, bar: Any = None) -> None:
         self.done = 0
         self.bar = bar
 
-    def add(self, n):
+    def add(self, n: int) -> None:
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
 
 
-def progress_bar(progress, total, desc):
+def progress_bar(progress: bool, total: int, desc: str) -> ContextManager[Any]:
     if not progress:
         return contextlib.nullcontext(None)
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-                file=sys.stderr, mininterval=0.5, leave=True, dynamic_ncols=True)
+    bar: ContextManager[Any] = tqdm(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, file=sys.stderr,
+        mininterval=0.5, leave=True, dynamic_ncols=True)
+    return bar
 
 
-def write_all(fd, buf):
-    mv = memoryview(buf.reshape(-1).view(np.uint8))
+def write_all(fd: int, buf: npt.NDArray[Any]) -> None:
+    # numpy's stubs give ndarray the buffer protocol (`__buffer__`) on Python >= 3.12 only
+    mv = memoryview(buf.reshape(-1).view(np.uint8))  # type: ignore[arg-type,unused-ignore]
     while mv:
         n = os.write(fd, mv)
         mv = mv[n:]
 
 
-def write_pieces(fd, pieces, chunk_bytes, counter, stats=False):
+def write_pieces(fd: int, pieces: Sequence[bytes | bytearray | Source], chunk_bytes: int,
+                 counter: ByteCounter, stats: bool = False
+                 ) -> list[tuple[float, float, float, float] | None]:
     """Write `pieces` -- bytes, and Sources written whole in flat C order -- to `fd`.
 
     Two buffers of `chunk_bytes`, reused by every Source: the next chunk is generated (on every
@@ -58,9 +71,9 @@ def write_pieces(fd, pieces, chunk_bytes, counter, stats=False):
     sizes = [p.size * p.dtype.itemsize for p in pieces if not isinstance(p, (bytes, bytearray))]
     room = max(8, min(chunk_bytes, max(sizes, default=0)))
     raw = [np.empty(room, np.uint8) for _ in range(2 if sizes else 0)]
-    accs = []
+    accs: list[RunningStats | None] = []
     k = 0
-    pending = None
+    pending: _Pending | None = None
     with ThreadPoolExecutor(1, thread_name_prefix="fastinit-writer") as ex, \
             ThreadPoolExecutor(1, thread_name_prefix="fastinit-stats") as sx:
         for piece in pieces:
@@ -85,9 +98,13 @@ def write_pieces(fd, pieces, chunk_bytes, counter, stats=False):
     return [None if a is None else a.result() for a in accs]
 
 
-def _finish(pending, counter):
-    """Wait for a chunk's write (and statistics), then count it.  A Ctrl-C while waiting
-    still waits (the buffer is in use), then is raised."""
+#: A chunk being written: (the write, the statistics or None, its bytes).
+_Pending = tuple["Future[None]", "Future[RunningStats] | None", int]
+
+
+def _finish(pending: _Pending | None, counter: ByteCounter) -> _Pending | None:
+    """Wait for a chunk's write (and statistics), then count it; returns None, the next
+    `pending`.  A Ctrl-C while waiting still waits (the buffer is in use), then is raised."""
     if pending is None:
         return None
     interrupted = None
@@ -107,19 +124,24 @@ def _finish(pending, counter):
 # ---- filling existing buffers ----------------------------------------------------------------
 
 
-def _release_pages(arr):
+#: The C library (ctypes.CDLL), loaded by the first `_release_pages`.
+_libc: Any = None
+
+
+def _release_pages(arr: npt.NDArray[Any]) -> None:
     """Drop the process's mapping of a written chunk of a shared file mapping (np.memmap in
     r+/w+ mode): the data stays in the page cache (and reaches the file), but the pages stop
     counting towards this process's resident memory.  Never used on private or anonymous memory,
     where it would discard the data."""
+    global _libc
     if sys.platform != "linux":
         return
     try:
         import ctypes
 
-        libc = _release_pages.libc
+        libc = _libc
         if libc is None:
-            libc = _release_pages.libc = ctypes.CDLL(None, use_errno=True)
+            libc = _libc = ctypes.CDLL(None, use_errno=True)
         page = os.sysconf("SC_PAGE_SIZE")
         a = arr.ctypes.data
         b = a + arr.nbytes
@@ -131,11 +153,9 @@ def _release_pages(arr):
         pass
 
 
-_release_pages.libc = None
-
-
-def fill_chunked(out, initializer, *, chunk_elems=None, progress=False, seed=None,
-                 allow_in_memory=False):
+def fill_chunked(out: _A, initializer: Callable[..., Any] | str | dict[str, Any], *,
+                 chunk_elems: int | None = None, progress: bool = False, seed: SeedLike = None,
+                 allow_in_memory: bool = False) -> _A:
     """Fill an existing writable array with ``initializer(out.shape, out.dtype)``, chunk by chunk.
 
     `out` may be an `np.memmap` (of a file far larger than RAM) or any writable ndarray; the
@@ -180,12 +200,12 @@ def fill_chunked(out, initializer, *, chunk_elems=None, progress=False, seed=Non
         for start in range(0, n, chunk_elems):
             stop = min(n, start + chunk_elems)
             if direct:
-                part = flat[start:stop]
+                part = cast("npt.NDArray[Any]", flat)[start:stop]
                 source.fill_range(part, start)
                 if release:
                     _release_pages(part)
             else:
-                buf = scratch[:stop - start]
+                buf = cast("npt.NDArray[Any]", scratch)[:stop - start]
                 source.fill_range(buf, start)
                 for off, idx in flat_pieces(out.shape, start, stop):
                     dst = out[idx]

@@ -1,12 +1,15 @@
 """`show_config()`: what this build of fastinit is and will do."""
 
+from __future__ import annotations
+
 import platform
 import sys
+from typing import Any
 
 import numpy as np
 
 
-def config_info():
+def config_info() -> dict[str, Any]:
     """The facts `show_config` prints, as a dict."""
     import fastinit
     from fastinit._fill import cpu_path, supported_cpu_paths
@@ -27,7 +30,7 @@ def config_info():
     }
 
 
-def show_config():
+def show_config() -> None:
     """Print the version, whether OpenMP is on, the thread count and the CPU code path."""
     info = config_info()
     print(f"fastinit {info['fastinit']} (stream version {info['stream_version']})")

@@ -8,6 +8,8 @@ keeps its mode.  The format-specific writers (fastinit._npy, and more to come) g
 their header bytes and their sources (fastinit._regions) and nothing else.
 """
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import os
@@ -16,10 +18,13 @@ import shutil
 import signal
 import stat
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 
 import numpy as np
 
 from fastinit._chunks import ByteCounter, progress_bar, write_all, write_pieces
+from fastinit._regions import Source
 from fastinit._validation import fmt_bytes
 
 TEMP_SUFFIX = ".fastinit-tmp"
@@ -35,7 +40,7 @@ class WriteInterrupted(KeyboardInterrupt):
     signal number, a plain int (``signal.Signals(e.signum).name`` gives its name).
     """
 
-    def __init__(self, message, signum=signal.SIGINT):
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
         super().__init__(message)
         # A plain int, not a signal.Signals member: f"{signum}" formats an IntEnum as
         # "Signals.SIGINT" on Python 3.10 but as "2" on 3.11+.
@@ -44,7 +49,7 @@ class WriteInterrupted(KeyboardInterrupt):
 
 # ---- the destination -------------------------------------------------------------------------
 
-_NOT_REGULAR = (
+_NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISCHR, "a character device"),
@@ -62,21 +67,22 @@ class Target:
     None for a new file.
     """
 
-    def __init__(self, path, final, st):
+    def __init__(self, path: str, final: str, st: os.stat_result | None) -> None:
         self.path = path
         self.final = final
         self.dirname = os.path.dirname(final)
         self.st = st
 
 
-def file_kind(mode):
+def file_kind(mode: int) -> str:
     for test, kind in _NOT_REGULAR:
         if test(mode):
             return kind
     return "a special file"
 
 
-def resolve_target(path, force, *, force_hint="pass force=True to overwrite it"):
+def resolve_target(path: str, force: bool, *,
+                   force_hint: str = "pass force=True to overwrite it") -> Target:
     """Check that `path` can be written, before any work starts; return a `Target`.
 
     Like np.save (which opens `path`), a write goes *through* symlinks -- chains of them and
@@ -114,7 +120,7 @@ def resolve_target(path, force, *, force_hint="pass force=True to overwrite it")
     return target
 
 
-def temp_path(dirname, name):
+def temp_path(dirname: str, name: str) -> str:
     """A fresh temporary name beside `name` in `dirname`, within the filesystem's NAME_MAX.
 
     The random token and suffix take 27 bytes; the rest is as much of `name` as fits (cut
@@ -137,7 +143,7 @@ def temp_path(dirname, name):
     return os.path.join(dirname, "." + os.fsdecode(raw) + tail)
 
 
-def check_space(target, nbytes):
+def check_space(target: Target, nbytes: int) -> None:
     try:
         free = shutil.disk_usage(target.dirname).free
     except OSError:
@@ -149,7 +155,7 @@ def check_space(target, nbytes):
                       f"{free} bytes ({fmt_bytes(free)}) are free in {target.dirname}")
 
 
-def _keep_owner_and_mode(fd, st):
+def _keep_owner_and_mode(fd: int, st: os.stat_result) -> None:
     """Give the new file the permission bits of the file it replaces (and its owner and group,
     where the process may set them: a root user overwriting someone's file)."""
     if hasattr(os, "fchown"):
@@ -166,7 +172,7 @@ def _keep_owner_and_mode(fd, st):
 
 
 @contextlib.contextmanager
-def _sigterm_raises(path):
+def _sigterm_raises(path: str) -> Iterator[None]:
     """While active, a SIGTERM that would kill the process raises WriteInterrupted instead.
 
     Only the default disposition (SIG_DFL) is replaced, and only in the main thread (the one
@@ -186,7 +192,7 @@ def _sigterm_raises(path):
         yield
         return
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         raise WriteInterrupted(f"terminated by SIGTERM while writing {path}", signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, handler)
@@ -196,7 +202,7 @@ def _sigterm_raises(path):
         signal.signal(signal.SIGTERM, old)
 
 
-def _block_signals():
+def _block_signals() -> set[int | signal.Signals] | None:
     """Block SIGINT/SIGTERM delivery (main thread only); returns the mask to restore or None."""
     if threading.current_thread() is not threading.main_thread() \
             or not hasattr(signal, "pthread_sigmask"):
@@ -204,7 +210,7 @@ def _block_signals():
     return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-def _restore_signals(mask):
+def _restore_signals(mask: set[int | signal.Signals] | None) -> None:
     if mask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
@@ -212,8 +218,10 @@ def _restore_signals(mask):
 # ---- the atomic write ------------------------------------------------------------------------
 
 
-def write_atomically(target, pieces, *, chunk_bytes, progress=False, progress_min_bytes=0,
-                     fsync=False, stats=False):
+def write_atomically(target: Target, pieces: Sequence[bytes | bytearray | Source], *,
+                     chunk_bytes: int, progress: bool = False, progress_min_bytes: int = 0,
+                     fsync: bool = False, stats: bool = False
+                     ) -> list[tuple[float, float, float, float] | None]:
     """Write `pieces` (bytes, and Sources written whole in flat C order) to `target`.
 
     The data goes to a temporary file beside the destination, renamed over it when complete
@@ -247,8 +255,10 @@ def write_atomically(target, pieces, *, chunk_bytes, progress=False, progress_mi
     return results
 
 
-def _write_to_temp_then_rename(target, tmp, pieces, chunk_bytes, counter, nbytes, fsync,
-                               stats):
+def _write_to_temp_then_rename(target: Target, tmp: str,
+                               pieces: Sequence[bytes | bytearray | Source], chunk_bytes: int,
+                               counter: ByteCounter, nbytes: int, fsync: bool, stats: bool
+                               ) -> list[tuple[float, float, float, float] | None]:
     path = target.path
     fd = -1
     # Signals stay blocked from before the temp file exists until the `try` that removes it

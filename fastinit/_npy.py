@@ -5,24 +5,33 @@ from `numpy.lib.format`, then the source's values in flat C order (fastinit._fil
 atomic, interrupt-safe write).
 """
 
+from __future__ import annotations
+
 import io
 import math
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from fastinit._chunks import DEFAULT_CHUNK_BYTES
-from fastinit._files import resolve_target, write_atomically
+from fastinit._files import Target, resolve_target, write_atomically
+from fastinit._regions import Source
 from fastinit._registry import resolve_initializer
 from fastinit._stats import RunningStats
+from fastinit._typing import SeedLike, Shape, ShapeLike
 from fastinit._validation import check_positive_int
 from fastinit.initializers import source_of
 
 __all__ = ["save_npy", "write_npy", "npy_header", "read_npy_header", "npy_stats"]
 
-def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
-             chunk_bytes=DEFAULT_CHUNK_BYTES, progress=False, force=False,
-             allow_in_memory=False, fsync=False):
+def save_npy(path: str | os.PathLike[str] | bytes | os.PathLike[bytes], shape: ShapeLike,
+             initializer: Callable[..., Any] | str | dict[str, Any],
+             dtype: npt.DTypeLike | None = "float32", *, seed: SeedLike = None,
+             chunk_bytes: int = DEFAULT_CHUNK_BYTES, progress: bool = False, force: bool = False,
+             allow_in_memory: bool = False, fsync: bool = False) -> str:
     """Write ``initializer(shape, dtype)`` to a .npy file, chunk by chunk, in bounded memory.
 
     The file is a standard .npy (header from `numpy.lib.format`), byte-identical to
@@ -98,8 +107,9 @@ def save_npy(path, shape, initializer, dtype="float32", *, seed=None,
     return path
 
 
-def write_npy(target, source, *, chunk_bytes=DEFAULT_CHUNK_BYTES, progress=False,
-              progress_min_bytes=0, fsync=False, stats=False):
+def write_npy(target: Target, source: Source, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+              progress: bool = False, progress_min_bytes: int = 0, fsync: bool = False,
+              stats: bool = False) -> tuple[float, float, float, float] | None:
     """Write `source` as a .npy file to the checked `target` (fastinit._files.Target).
 
     The writer behind `save_npy` and the CLI, which check their arguments and the target
@@ -113,7 +123,7 @@ def write_npy(target, source, *, chunk_bytes=DEFAULT_CHUNK_BYTES, progress=False
                             fsync=fsync, stats=stats)[1]
 
 
-def npy_header(shape, dtype):
+def npy_header(shape: Shape, dtype: np.dtype[Any]) -> bytes:
     """The .npy header bytes np.save would write for an array of this shape and dtype."""
     from numpy.lib import format as npformat
 
@@ -130,7 +140,8 @@ def npy_header(shape, dtype):
 # ---- reading back in constant memory ----------------------------------------------------------
 
 
-def read_npy_header(path):
+def read_npy_header(path: str | os.PathLike[str]
+                    ) -> tuple[Shape, np.dtype[Any], bool, int]:
     """(shape, dtype, fortran_order, data_offset) of a .npy file, reading only its header."""
     from numpy.lib import format as npformat
 
@@ -142,13 +153,16 @@ def read_npy_header(path):
             elif version == (2, 0):
                 shape, fortran, dtype = npformat.read_array_header_2_0(f)
             else:
-                shape, fortran, dtype = npformat._read_array_header(f, version)
+                # numpy's private reader of format 3.0 headers, absent from its stubs
+                shape, fortran, dtype = npformat._read_array_header(  # type: ignore[attr-defined]
+                    f, version)
         except (ValueError, EOFError) as e:
             raise ValueError(f"{path} is not a valid .npy file: {e}") from None
         return shape, dtype, fortran, f.tell()
 
 
-def npy_stats(path, dtype=None, *, chunk_bytes=16 * 2**20):
+def npy_stats(path: str | os.PathLike[str], dtype: npt.DTypeLike | None = None, *,
+              chunk_bytes: int = 16 * 2**20) -> tuple[float, float, float, float]:
     """(mean, std, min, max) of the values of a .npy file, reading it chunk by chunk.
 
     Constant memory (a `chunk_bytes` buffer).  `dtype` overrides the header's dtype (for
@@ -169,7 +183,8 @@ def npy_stats(path, dtype=None, *, chunk_bytes=16 * 2**20):
         while remaining:
             k = min(chunk, remaining)
             view = buf[:k]
-            mv = memoryview(view.view(np.uint8))
+            # numpy's stubs give ndarray `__buffer__` on Python >= 3.12 only
+            mv = memoryview(view.view(np.uint8))  # type: ignore[arg-type,unused-ignore]
             got = 0
             while got < mv.nbytes:
                 r = f.readinto(mv[got:])

@@ -67,11 +67,17 @@ products may split their sums differently, so results agree to rounding (about 1
 the values.
 """
 
+from __future__ import annotations
+
+from typing import Any, cast
+
 import numpy as np
+import numpy.typing as npt
 
 from fastinit import _orthogonal_lapack as _ol
 from fastinit._stream import Stream
 from fastinit._threads import get_num_threads
+from fastinit._typing import Seed
 
 INT32_MAX = 2**31 - 1
 
@@ -83,7 +89,7 @@ REFLECTOR_BLOCK = 16
 TILE = 1 << 20
 
 
-def _check_limits(m, n):
+def _check_limits(m: int, n: int) -> None:
     if m > INT32_MAX or n > INT32_MAX:
         raise ValueError(
             "Orthogonal: LAPACK uses 32-bit integers, so both flattened dimensions must be "
@@ -91,7 +97,8 @@ def _check_limits(m, n):
         )
 
 
-def _stewart_wide(buf, stream, gain, nt):
+def _stewart_wide(buf: npt.NDArray[Any], stream: Stream, gain: float,
+                  nt: int) -> npt.NDArray[Any]:
     """rows < cols: buf is C (n, m) = Fortran m x n; on return buf = (Q D)^T * gain."""
     n, m = buf.shape
     work = buf.dtype.type
@@ -104,7 +111,8 @@ def _stewart_wide(buf, stream, gain, nt):
     return buf
 
 
-def _stewart_tall(buf, stream, gain, nt):
+def _stewart_tall(buf: npt.NDArray[Any], stream: Stream, gain: float,
+                  nt: int) -> npt.NDArray[Any]:
     """rows >= cols: buf is C (m, n) = Fortran n x m (Q^T); on return buf = Q D * gain."""
     m, n = buf.shape
     work = buf.dtype.type
@@ -132,7 +140,8 @@ def _stewart_tall(buf, stream, gain, nt):
     return buf
 
 
-def orthogonal_matrix(rows, cols, seed, gain, dtype, out=None):
+def orthogonal_matrix(rows: int, cols: int, seed: Seed, gain: float, dtype: npt.DTypeLike,
+                      out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
     """A (rows, cols) matrix with orthonormal columns (rows >= cols) or rows, times `gain`.
 
     `out`, if given, must be a C-contiguous (rows, cols) array of `dtype`; when `dtype` is the
@@ -150,14 +159,14 @@ def orthogonal_matrix(rows, cols, seed, gain, dtype, out=None):
     stream = Stream("normal", seed, mean=0.0, stddev=1.0)
     direct = (out is not None and out.dtype == work and out.shape == (rows, cols)
               and out.flags.c_contiguous and out.flags.aligned and out.flags.writeable)
-    buf = out if direct else np.empty((rows, cols), work)
+    buf = cast("npt.NDArray[Any]", out) if direct else np.empty((rows, cols), work)
     nt = get_num_threads()
     if rows >= cols:
         _stewart_tall(buf, stream, gain, nt)
     else:
         _stewart_wide(buf, stream, gain, nt)
     if direct:
-        return out
+        return buf  # `out`
     if out is not None:
         out[...] = buf.astype(dtype, copy=False)
         return out

@@ -1,7 +1,10 @@
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
-_Real = np.float32 | np.float64
+# The fused type `real` of the .pyx: every array of one call has the same dtype.
+_Real = TypeVar("_Real", np.float32, np.float64)
 
 def larfg_rows(
     a: npt.NDArray[_Real], col0: int, tau: npt.NDArray[_Real], sgn: npt.NDArray[_Real]

@@ -12,14 +12,20 @@ single run).  Random sources write all runs of a block with one native call per 
 (`Stream.fill_runs`), so a column block of a tall table costs no Python loop per row.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from fastinit import _fill
-from fastinit._stream import STREAM_VERSION
+from fastinit._stream import STREAM_VERSION, Stream
 from fastinit._threads import get_num_threads
+from fastinit._typing import Bounds, Index, Shape
 
 __all__ = ["normalize_index", "Source", "StreamSource", "ConstantSource",
            "ArrayConstantSource", "IdentitySource", "ArraySource", "flat_pieces"]
@@ -29,11 +35,12 @@ __all__ = ["normalize_index", "Source", "StreamSource", "ConstantSource",
 RUN_BATCH = 1 << 16
 
 
-def _prod(dims):
+def _prod(dims: Iterable[int]) -> int:
     return math.prod(dims) if dims else 1
 
 
-def normalize_index(shape, index):
+def normalize_index(shape: Shape, index: Index
+                    ) -> tuple[tuple[tuple[int, int], ...], Shape]:
     """(bounds, result_shape) for ``array_of_shape[index]``.
 
     `index` has at most one entry per axis (missing trailing axes are taken whole, one Ellipsis
@@ -57,7 +64,8 @@ def normalize_index(shape, index):
         )
     index = index + (slice(None),) * (len(shape) - len(index))
     bounds, result_shape = [], []
-    for axis, (entry, n) in enumerate(zip(index, shape)):
+    # entries as objects: mypy holds int and numbers.Integral disjoint
+    for axis, (entry, n) in enumerate(zip(cast("tuple[object, ...]", index), shape)):
         if isinstance(entry, slice):
             if entry.step not in (None, 1):
                 raise ValueError(
@@ -92,7 +100,8 @@ def normalize_index(shape, index):
     return tuple(bounds), tuple(result_shape)
 
 
-def flat_pieces(shape, a, b):
+def flat_pieces(shape: Iterable[int], a: int, b: int
+                ) -> Iterator[tuple[int, tuple[int | slice, ...]]]:
     """Split the C-order flat range [a, b) of an array of `shape` into index expressions.
 
     Yields (flat_start, index) pairs, in order, such that ``arr[index]`` is the contiguous run of
@@ -101,7 +110,8 @@ def flat_pieces(shape, a, b):
     """
     shape = tuple(shape)
 
-    def rec(dim, base, lo, hi, prefix):
+    def rec(dim: int, base: int, lo: int, hi: int, prefix: tuple[int | slice, ...]
+            ) -> Iterator[tuple[int, tuple[int | slice, ...]]]:
         if lo >= hi:
             return
         if dim == len(shape):
@@ -124,7 +134,8 @@ def flat_pieces(shape, a, b):
     yield from rec(0, 0, a, b, ())
 
 
-def region_runs(shape, bounds):
+def region_runs(shape: Shape, bounds: Bounds
+                ) -> tuple[int, int, int, Callable[[], Iterator[npt.NDArray[np.int64]]]]:
     """(first_start, run_length, n_runs, batches) of a block in the flat C-order index space.
 
     `batches()` yields int64 arrays of run starts, at most RUN_BATCH at a time, in C order.
@@ -142,7 +153,7 @@ def region_runs(shape, bounds):
     base = sum(a * s for (a, _), s in zip(bounds[:j], strides)) + a_j * inner
     n_runs = _prod(lead)
 
-    def batches():
+    def batches() -> Iterator[npt.NDArray[np.int64]]:
         # Run r's start: base + sum_d idx_d(r) stride_d, with idx the C-order multi-index of r
         # over `lead`; the last leading axis varies fastest, so a batch is a few aranges.
         last, last_stride = (lead[-1], strides[-1]) if lead else (1, 0)
@@ -167,24 +178,24 @@ class Source:
     #: True when the source holds the whole result in memory (allow_in_memory).
     in_memory = False
 
-    def __init__(self, shape, dtype):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
+    def __init__(self, shape: Iterable[int], dtype: npt.DTypeLike) -> None:
+        self.shape: Shape = tuple(shape)
+        self.dtype: np.dtype[Any] = np.dtype(dtype)
         self.size = _prod(self.shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype.name})"
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         """Write flat elements [start, start + buf.size) into `buf` (1-D, C-contiguous)."""
         raise NotImplementedError
 
-    def fill_all(self, out):
+    def fill_all(self, out: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """Write the whole result into the C-contiguous `out` of the source's shape."""
         self.fill_range(out.reshape(-1), 0)
         return out
 
-    def fill_region(self, out, bounds):
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
         """Write the block ``result[a0:b0, a1:b1, ...]`` into the C-contiguous `out`.
 
         `bounds` holds a (start, stop) pair per axis; `out` has the block's shape (or any shape
@@ -204,7 +215,7 @@ class Source:
             r += len(starts)
         return out
 
-    def token(self):
+    def token(self) -> tuple[Any, ...]:
         """A deterministic description of the values (Dask task names)."""
         raise NotImplementedError
 
@@ -212,14 +223,14 @@ class Source:
 class StreamSource(Source):
     """A random initializer's values: element i of the output is element i of `stream`."""
 
-    def __init__(self, stream, shape, dtype):
+    def __init__(self, stream: Stream, shape: Iterable[int], dtype: npt.DTypeLike) -> None:
         super().__init__(shape, dtype)
         self.stream = stream
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         return self.stream.fill(buf, start)
 
-    def fill_region(self, out, bounds):
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
         if out.size == 0:
             return out
         first, run, n_runs, batches = region_runs(self.shape, bounds)
@@ -234,7 +245,7 @@ class StreamSource(Source):
             r += len(starts)
         return out
 
-    def token(self):
+    def token(self) -> tuple[Any, ...]:
         s = self.stream
         return ("stream", STREAM_VERSION, s.distribution, sorted(s.params.items()), s.seed,
                 self.dtype.str)
@@ -243,56 +254,56 @@ class StreamSource(Source):
 class ConstantSource(Source):
     """Every element is `value` (cast to the dtype)."""
 
-    def __init__(self, value, shape, dtype):
+    def __init__(self, value: float | bool, shape: Iterable[int], dtype: npt.DTypeLike) -> None:
         super().__init__(shape, dtype)
         self.value = value
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         return _fill.fill_constant(buf, self.value, get_num_threads())
 
-    def fill_region(self, out, bounds):
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
         return _fill.fill_constant(out, self.value, get_num_threads())
 
-    def token(self):
+    def token(self) -> tuple[Any, ...]:
         return ("constant", repr(self.value), self.dtype.str)
 
 
 class ArrayConstantSource(Source):
     """An array broadcast to the shape (a Constant with an array value)."""
 
-    def __init__(self, value, shape, dtype):
+    def __init__(self, value: npt.ArrayLike, shape: Iterable[int], dtype: npt.DTypeLike) -> None:
         super().__init__(shape, dtype)
         self.value = np.asarray(value).astype(self.dtype)
         self._whole = np.broadcast_to(self.value, self.shape)   # a view: no memory
 
-    def fill_all(self, out):
+    def fill_all(self, out: npt.NDArray[Any]) -> npt.NDArray[Any]:
         out[...] = self._whole
         return out
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         for off, idx in flat_pieces(self.shape, start, start + buf.size):
             piece = self._whole[idx]
             buf[off - start:off - start + piece.size] = piece.reshape(-1)
         return buf
 
-    def fill_region(self, out, bounds):
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
         block = self._whole[tuple(slice(a, b) for a, b in bounds)]
         out.reshape(block.shape)[...] = block
         return out
 
-    def token(self):
+    def token(self) -> tuple[Any, ...]:
         return ("constant-array", self.value.dtype.str, self.value.shape, self.value.tobytes())
 
 
 class IdentitySource(Source):
     """`gain` on the main diagonal of a 2-D shape, zeros elsewhere."""
 
-    def __init__(self, gain, shape, dtype):
+    def __init__(self, gain: float, shape: Iterable[int], dtype: npt.DTypeLike) -> None:
         super().__init__(shape, dtype)
         self.gain = gain
         self.diag = np.asarray(gain).astype(self.dtype)
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         _fill.fill_constant(buf, 0, get_num_threads())
         rows, cols = self.shape
         step = cols + 1
@@ -304,7 +315,7 @@ class IdentitySource(Source):
             buf[first:first + (k1 - k0 - 1) * step + 1:step] = self.diag
         return buf
 
-    def fill_region(self, out, bounds):
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
         (r0, r1), (c0, c1) = bounds
         block = out.reshape(r1 - r0, c1 - c0)
         _fill.fill_constant(block, 0, get_num_threads())
@@ -312,7 +323,7 @@ class IdentitySource(Source):
         block[k - r0, k - c0] = self.diag
         return out
 
-    def token(self):
+    def token(self) -> tuple[Any, ...]:
         return ("identity", self.gain, self.dtype.str)
 
 
@@ -325,15 +336,17 @@ class ArraySource(Source):
 
     in_memory = True
 
-    def __init__(self, compute, shape, dtype):
+    def __init__(self, compute: Callable[[], npt.ArrayLike], shape: Iterable[int],
+                 dtype: npt.DTypeLike) -> None:
         super().__init__(shape, dtype)
-        self._compute = compute
-        self._array = None
+        self._compute: Callable[[], npt.ArrayLike] | None = compute
+        self._array: npt.NDArray[Any] | None = None
 
     @property
-    def array(self):
+    def array(self) -> npt.NDArray[Any]:
         if self._array is None:
-            arr = np.asarray(self._compute())
+            compute = cast("Callable[[], npt.ArrayLike]", self._compute)  # None once computed
+            arr = np.asarray(compute())
             if arr.shape != self.shape:
                 raise ValueError(f"the initializer returned shape {arr.shape}, expected "
                                  f"{self.shape}")
@@ -341,18 +354,18 @@ class ArraySource(Source):
             self._compute = None
         return self._array
 
-    def fill_all(self, out):
+    def fill_all(self, out: npt.NDArray[Any]) -> npt.NDArray[Any]:
         out[...] = self.array
         return out
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         buf[...] = self.array.reshape(-1)[start:start + buf.size]
         return buf
 
-    def fill_region(self, out, bounds):
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
         block = self.array[tuple(slice(a, b) for a, b in bounds)]
         out.reshape(block.shape)[...] = block
         return out
 
-    def token(self):
+    def token(self) -> tuple[Any, ...]:
         raise ValueError("an in-memory result cannot be distributed")

@@ -6,15 +6,23 @@ Configs are Keras's: `serialize` gives `{"module": "keras.initializers", "class_
 class names, and numpy/tensor values inside a Constant's config).
 """
 
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from fastinit.initializers import ALL_OBJECTS_DICT, Initializer, RandomInitializer
+from fastinit._typing import SeedLike, ShapeLike
 from fastinit._validation import check_shape
 
+_I = TypeVar("_I", bound=Initializer)
 
-def serialize(initializer):
+
+def serialize(initializer: Initializer) -> dict[str, Any]:
     """Returns the initializer configuration as a Python dict (Keras's format)."""
     if not isinstance(initializer, Initializer):
         raise TypeError(
@@ -29,7 +37,8 @@ def serialize(initializer):
     }
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(config: str | dict[str, Any],
+                custom_objects: Mapping[str, type[Initializer]] | None = None) -> Initializer:
     """Returns an initializer from a config dict (or a name).
 
     Args:
@@ -57,7 +66,21 @@ def deserialize(config, custom_objects=None):
     return cls.from_config(dict(cfg))
 
 
-def get(identifier):
+@overload
+def get(identifier: None) -> None: ...
+@overload
+def get(identifier: str | dict[str, Any]) -> Initializer: ...
+@overload
+def get(identifier: type[_I]) -> _I: ...
+@overload
+def get(identifier: _I) -> _I: ...
+@overload
+def get(identifier: npt.NDArray[Any] | np.generic) -> Callable[..., npt.NDArray[Any]]: ...
+@overload
+def get(identifier: Callable[..., Any]) -> Callable[..., Any]: ...
+
+
+def get(identifier: object) -> Callable[..., Any] | None:
     """Retrieves an initializer from an identifier.
 
     The identifier may be None (returns None), a name string (case-sensitive, Keras's names and
@@ -67,6 +90,7 @@ def get(identifier):
     """
     if identifier is None:
         return None
+    obj: object
     if isinstance(identifier, dict):
         obj = deserialize(identifier)
     elif isinstance(identifier, str):
@@ -74,7 +98,8 @@ def get(identifier):
     elif isinstance(identifier, (np.ndarray, np.generic)):
         value = np.asarray(identifier)
 
-        def initialize_fn(shape, dtype=None):
+        def initialize_fn(shape: ShapeLike,
+                          dtype: npt.DTypeLike | None = None) -> npt.NDArray[Any]:
             from fastinit._validation import resolve_dtype
 
             if check_shape(shape) != value.shape:
@@ -94,7 +119,8 @@ def get(identifier):
     raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
 
 
-def resolve_initializer(initializer, seed=None):
+def resolve_initializer(initializer: Callable[..., Any] | str | dict[str, Any],
+                        seed: SeedLike = None) -> Callable[..., Any]:
     """An initializer instance from an instance or anything `fastinit.get` accepts.
 
     `seed`, when not None, becomes the seed of a random initializer given by name or config
@@ -107,9 +133,10 @@ def resolve_initializer(initializer, seed=None):
     if isinstance(initializer, str):
         initializer = {"class_name": initializer, "config": {}}
     if by_name and seed is not None:
-        initializer = dict(initializer)
+        initializer = dict(cast("dict[str, Any]", initializer))  # a dict, as by_name
         cfg = dict(initializer.get("config") or {})
-        cls = ALL_OBJECTS_DICT.get(initializer.get("class_name"))
+        # (a missing or non-str name finds nothing)
+        cls = ALL_OBJECTS_DICT.get(cast(str, initializer.get("class_name")))
         if isinstance(cls, type) and issubclass(cls, RandomInitializer):
             cfg["seed"] = seed
         initializer["config"] = cfg

@@ -5,14 +5,19 @@ it and `from_config` rebuilds the same stream; the key is then always
 `SeedSequence(int_seed).generate_state(2, uint32)`, so seeds 0, 1, 2, ... give unrelated streams.
 """
 
+from __future__ import annotations
+
 import functools
 import numbers
 import random
+from typing import Literal, overload
 
 import numpy as np
 
+from fastinit._typing import Seed, SeedLike
 
-def draw_default_seed():
+
+def draw_default_seed() -> int:
     """A fresh seed for an unseeded instance, drawn like Keras does (`random.randint(1, 1e9)`).
 
     Drawing from Python's `random` means `random.seed(s)` (as `keras.utils.set_random_seed`
@@ -21,7 +26,15 @@ def draw_default_seed():
     return random.randint(1, int(1e9))
 
 
-def normalize_seed(seed, *, allow_none=True):
+@overload
+def normalize_seed(seed: Seed, *, allow_none: bool = ...) -> int: ...
+@overload
+def normalize_seed(seed: SeedLike, *, allow_none: Literal[False]) -> int: ...
+@overload
+def normalize_seed(seed: SeedLike, *, allow_none: bool = ...) -> int | None: ...
+
+
+def normalize_seed(seed: object, *, allow_none: bool = True) -> int | None:
     """Return a non-negative int seed, or None when `seed` is None and that is allowed.
 
     A `SeedSequence` maps to a 64-bit int from its own state (no spawning, so the same sequence
@@ -56,7 +69,7 @@ def normalize_seed(seed, *, allow_none=True):
 
 
 @functools.lru_cache(maxsize=4096)
-def key_from_seed(seed):
+def key_from_seed(seed: int) -> tuple[int, int]:
     """The two 32-bit Philox key words for a normalized int seed."""
     k = np.random.SeedSequence(seed).generate_state(2, np.uint32)
     return int(k[0]), int(k[1])

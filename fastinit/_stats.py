@@ -1,8 +1,12 @@
 """Streaming statistics: mean, std, min and max of values seen chunk by chunk."""
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["RunningStats"]
 
@@ -23,15 +27,15 @@ class RunningStats:
     # smaller blocks pay numpy's per-call overhead (64K: about twice as slow).
     BLOCK = 1 << 20
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.n = 0
         self.mean = 0.0
         self.m2 = 0.0
         self.lo = math.inf
         self.hi = -math.inf
-        self._x = None
+        self._x: npt.NDArray[np.float64] | None = None
 
-    def update(self, values):
+    def update(self, values: npt.NDArray[Any]) -> RunningStats:
         if values.dtype.kind == "c":
             raise TypeError(f"statistics of {values.dtype} values are not supported")
         values = values.reshape(-1)
@@ -45,7 +49,7 @@ class RunningStats:
             self._merge(x)
         return self
 
-    def _merge(self, x):
+    def _merge(self, x: npt.NDArray[np.float64]) -> None:
         k = x.size
         lo = float(x.min())
         hi = float(x.max())
@@ -66,7 +70,7 @@ class RunningStats:
         if self.hi == self.hi and not hi <= self.hi:
             self.hi = hi
 
-    def result(self):
+    def result(self) -> tuple[float, float, float, float]:
         """(mean, std, min, max); all NaN when no values were seen."""
         if self.n == 0:
             return math.nan, math.nan, math.nan, math.nan

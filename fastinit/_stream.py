@@ -3,15 +3,20 @@
 buffer, which is what chunked, out-of-core and distributed generation build on.
 """
 
+from __future__ import annotations
+
 import functools
 import math
 import numbers
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from fastinit import _fill
 from fastinit._seeding import key_from_seed, normalize_seed
 from fastinit._threads import get_num_threads
+from fastinit._typing import Seed
 from fastinit._validation import (
     FLOAT_DTYPES,
     below,
@@ -53,20 +58,20 @@ class ParameterRangeError(ValueError):
     NaN.  `param` is the stream parameter; initializers re-raise it under their own argument
     names."""
 
-    def __init__(self, param, value, dtype, detail):
+    def __init__(self, param: str, value: float, dtype: np.dtype[Any], detail: str) -> None:
         self.param, self.value, self.dtype, self.detail = param, value, dtype, detail
         super().__init__(
             f"Argument `{param}` {detail}. Received: {param}={value!r}, dtype={dtype.name}"
         )
 
     @property
-    def range_text(self):
+    def range_text(self) -> str:
         """'float32 (largest finite value 3.40282e+38)'."""
         return f"{self.dtype.name} (largest finite value {float_max(self.dtype):.6g})"
 
 
 @functools.lru_cache(maxsize=1024)
-def truncnorm_plan(za, zb):
+def truncnorm_plan(za: float, zb: float) -> tuple[int, float, float, int, float]:
     """(method, alpha, m2, max_attempts, acceptance) for standardized bounds za < zb.
 
     Each candidate sampler's acceptance rate is computed in log space (so far tails do not
@@ -130,7 +135,11 @@ class Stream:
 
     __slots__ = ("distribution", "params", "seed", "_key", "_tn", "_za", "_zb", "_kernels")
 
-    def __init__(self, distribution, seed, **params):
+    distribution: str
+    params: dict[str, float]
+    seed: int
+
+    def __init__(self, distribution: str, seed: Seed, **params: float) -> None:
         if not isinstance(distribution, str) or distribution not in _DIST_CODES:
             raise ValueError(
                 f"Argument `distribution` must be one of {DISTRIBUTIONS}. "
@@ -139,8 +148,11 @@ class Stream:
         self.distribution = distribution
         self.seed = normalize_seed(seed, allow_none=False)
         self._key = key_from_seed(self.seed)
-        self._tn = None
-        self._kernels = {}  # dtype -> (_fill.Kernel, doubled), built and checked once per dtype
+        self._tn: tuple[int, float, float, int, float] | None = None
+        # dtype -> (_fill.Kernel, doubled), built and checked once per dtype
+        self._kernels: dict[np.dtype[Any], tuple[_fill.Kernel, bool]] = {}
+        low: float | None
+        high: float | None
         allowed = {"uniform": ("low", "high"), "normal": ("mean", "stddev"),
                    "truncated_normal": ("mean", "stddev", "low", "high")}[distribution]
         unknown = set(params) - set(allowed)
@@ -187,27 +199,28 @@ class Stream:
                 self._za, self._zb = za, zb
                 self._tn = truncnorm_plan(za, zb)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Stream({self.distribution!r}, seed={self.seed}, {args})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Pickled (for Dask workers, process pools) as its definition; kernels are rebuilt.
         return (_rebuild_stream, (self.distribution, self.seed, self.params))
 
     @property
-    def truncnorm_method(self):
+    def truncnorm_method(self) -> str | None:
         """The sampler a truncated normal stream uses (None for other distributions)."""
         return None if self._tn is None else TN_METHOD_NAMES[self._tn[0]]
 
-    def check_dtype(self, dtype):
+    def check_dtype(self, dtype: npt.DTypeLike) -> None:
         """Raise ValueError unless this stream's values are finite and in bounds in `dtype`.
 
         Called before any work; the result is cached per dtype.
         """
         self._kernel(np.dtype(dtype))
 
-    def _kernel(self, dtype, max_attempts=None):
+    def _kernel(self, dtype: np.dtype[Any],
+                max_attempts: int | None = None) -> tuple[_fill.Kernel, bool]:
         """(the _fill.Kernel for `dtype`, doubled): built from checked parameters, cached."""
         entry = self._kernels.get(dtype) if max_attempts is None else None
         if entry is None:
@@ -225,12 +238,14 @@ class Stream:
                 self._kernels[dtype] = entry
         return entry
 
-    def _out_of_range(self, param, dtype, what="gives values outside the range of"):
+    def _out_of_range(self, param: str, dtype: np.dtype[Any],
+                      what: str = "gives values outside the range of") -> ParameterRangeError:
         return ParameterRangeError(
             param, self.params[param], dtype,
             f"{what} {dtype.name} (largest finite value {float_max(dtype):.6g})")
 
-    def _compute_kernel_args(self, dtype):
+    def _compute_kernel_args(self, dtype: np.dtype[Any]
+                             ) -> tuple[float, float, float, float, bool]:
         """The checks of the parameters against the output dtype, and the kernel's arguments.
 
         Every value must be finite in `dtype` and every intermediate finite in the dtype the
@@ -288,7 +303,7 @@ class Stream:
             return low / 2, high / 2 - low / 2, lo / 2, hi / 2, True
         return mean, stddev, lo, hi, False
 
-    def _reach(self, ct):
+    def _reach(self, ct: np.dtype[Any]) -> tuple[float, float]:
         """The standardized values [zlo, zhi] the truncated-normal sampler can return.
 
         Normal rejection returns normals inside [za, zb], and |z| never exceeds _Z_MAX; the
@@ -296,7 +311,8 @@ class Stream:
         -log(2^-53) / alpha = 36.8 / alpha to its near bound.
         """
         za, zb = self._za, self._zb
-        method, alpha = self._tn[0], self._tn[1]
+        tn = cast("tuple[int, float, float, int, float]", self._tn)  # a truncated normal's
+        method, alpha = tn[0], tn[1]
         if method == TN_NORMAL:
             zmax = _Z_MAX[ct]
             return min(max(za, -zmax), zb), max(min(zb, zmax), za)
@@ -306,7 +322,8 @@ class Stream:
             return max(za, zb - 36.8 / alpha), zb
         return za, zb
 
-    def fill(self, out, start=0, *, max_attempts=None):
+    def fill(self, out: npt.NDArray[Any], start: int = 0, *,
+             max_attempts: int | None = None) -> npt.NDArray[Any]:
         """Write stream elements [start, start + out.size) into `out` (flat, C order); return it.
 
         `out` must be a C-contiguous, aligned, writable ndarray of float16, bfloat16, float32 or
@@ -321,7 +338,9 @@ class Stream:
                 "float64"
             )
         check_writable_buffer(out)
-        if isinstance(start, (bool, np.bool_)) or not isinstance(start, numbers.Integral):
+        # (mypy holds int and numbers.Integral disjoint: the casts keep these checks typed)
+        if isinstance(start, (bool, np.bool_)) or not isinstance(cast(object, start),
+                                                                  numbers.Integral):
             raise TypeError(f"Argument `start` must be an int. Received: start={start!r}")
         start = int(start)
         if start < 0 or start + out.size > 2**64:
@@ -330,7 +349,8 @@ class Stream:
                 f"Received: start={start}"
             )
         if max_attempts is not None:
-            if isinstance(max_attempts, bool) or not isinstance(max_attempts, numbers.Integral) \
+            if isinstance(max_attempts, bool) \
+                    or not isinstance(cast(object, max_attempts), numbers.Integral) \
                     or not 1 <= max_attempts < 2**32:
                 raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
             if self._tn is None:
@@ -342,7 +362,8 @@ class Stream:
                 np.multiply(out, 2, out=out)
         return out
 
-    def fill_runs(self, out, starts, run_length):
+    def fill_runs(self, out: npt.NDArray[Any], starts: npt.NDArray[np.int64],
+                  run_length: int) -> npt.NDArray[Any]:
         """Write runs of `run_length` elements starting at stream indices `starts` (an int64
         array), back to back into the C-contiguous `out`, in one native call: the pieces of a
         column block, say.  The caller (fastinit._regions) has validated the indices."""
@@ -353,11 +374,12 @@ class Stream:
         return out
 
 
-def _rebuild_stream(distribution, seed, params):
+def _rebuild_stream(distribution: str, seed: int, params: dict[str, float]) -> Stream:
     return Stream(distribution, seed, **params)
 
 
-def fill_stream(out, distribution, *, seed, start=0, **params):
+def fill_stream(out: npt.NDArray[Any], distribution: str, *, seed: Seed, start: int = 0,
+                **params: float) -> npt.NDArray[Any]:
     """Fill a buffer with elements [start, start + out.size) of a distribution's stream.
 
     This is the low-level entry point the initializers, the out-of-core writer and the Dask

@@ -1,14 +1,21 @@
 """Checks that run before any work starts.  Public-layer messages follow Keras's wording
 ("Argument `x` must be ... Received: x=..."); `out=` checks follow numpy's."""
 
+from __future__ import annotations
+
 import math
 import numbers
 import operator
+from collections.abc import Iterable
+from typing import Any, SupportsIndex, cast
 
 import ml_dtypes
 import numpy as np
+import numpy.typing as npt
 
-BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+from fastinit._typing import Shape
+
+BFLOAT16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
 
 #: The floating dtypes the random initializers produce.
 FLOAT_DTYPES = frozenset({np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16),
@@ -18,12 +25,12 @@ _MAX_INTP = np.iinfo(np.intp).max
 MAX_NDIM = 64
 
 
-def check_shape(shape, argname="shape"):
+def check_shape(shape: object, argname: str = "shape") -> Shape:
     """Return `shape` as a tuple of Python ints, rejecting negative, non-integer and huge shapes."""
     if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
     try:
-        dims = tuple(shape)
+        dims = tuple(cast("Iterable[object]", shape))
     except TypeError:
         raise TypeError(
             f"Argument `{argname}` must be a tuple of non-negative ints. "
@@ -36,7 +43,7 @@ def check_shape(shape, argname="shape"):
                 f"Argument `{argname}` must contain ints, not bools. Received: {argname}={shape!r}"
             )
         try:
-            d = operator.index(d)
+            d = operator.index(cast("SupportsIndex", d))
         except TypeError:
             raise TypeError(
                 f"Argument `{argname}` must contain ints. Received: {argname}={shape!r}"
@@ -65,7 +72,8 @@ def check_shape(shape, argname="shape"):
     return tuple(out)
 
 
-def resolve_dtype(dtype, *, kind="float", argname="dtype"):
+def resolve_dtype(dtype: npt.DTypeLike | None, *, kind: str = "float",
+                  argname: str = "dtype") -> np.dtype[Any]:
     """The numpy dtype for `dtype` (None means float32, Keras's default floatx).
 
     kind="float": float16, bfloat16, float32 or float64, else TypeError.
@@ -92,7 +100,8 @@ def resolve_dtype(dtype, *, kind="float", argname="dtype"):
     return dt
 
 
-def check_out(out, shape, dtype):
+def check_out(out: object, shape: Iterable[int] | None,
+              dtype: npt.DTypeLike | None) -> np.dtype[Any]:
     """Check an `out=` array against the expected shape and dtype (numpy's rules and wording).
 
     `dtype=None` means: take the out array's dtype.  Returns the dtype to use.
@@ -104,10 +113,11 @@ def check_out(out, shape, dtype):
         raise TypeError(f"out has dtype {out.dtype.name}, expected {np.dtype(dtype).name}")
     if shape is not None and out.shape != tuple(shape):
         raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
-    return out.dtype
+    dt: np.dtype[Any] = out.dtype
+    return dt
 
 
-def check_writable_buffer(arr, argname="out"):
+def check_writable_buffer(arr: npt.NDArray[Any], argname: str = "out") -> None:
     flags = arr.flags
     if not flags.c_contiguous:
         raise ValueError(f"{argname} must be C-contiguous")
@@ -119,7 +129,7 @@ def check_writable_buffer(arr, argname="out"):
         raise ValueError(f"{argname} must be in native byte order")
 
 
-def check_finite(name, value):
+def check_finite(name: str, value: object) -> float:
     """Return `value` as a float, rejecting non-numbers, NaN and inf."""
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value.item()
@@ -132,10 +142,11 @@ def check_finite(name, value):
     if not math.isfinite(v):
         raise ValueError(f"Argument `{name}` must be finite. Received: {name}={_short(value)}")
     # Keep a Python int as given (configs then read like Keras's: `mean=1`, not `1.0`).
-    return value if type(value) is int else v
+    given: object = value
+    return given if type(given) is int else v
 
 
-def check_positive(name, value):
+def check_positive(name: str, value: object) -> float:
     v = check_finite(name, value)
     if v <= 0.0:
         raise ValueError(f"Argument `{name}` must be positive. Received: {name}={_short(value)}")
@@ -147,7 +158,7 @@ def check_positive(name, value):
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def _step(v, dtype, up):
+def _step(v: float, dtype: np.dtype[Any], up: bool) -> float:
     """The neighbour of the dtype value `v` (a numpy scalar of `dtype`) towards +inf or -inf."""
     ui = _UINT[dtype.itemsize]
     a = np.array(v, dtype=dtype)
@@ -160,12 +171,12 @@ def _step(v, dtype, up):
     return float(np.array(bits, dtype=ui).view(dtype))
 
 
-def _nearest(x, dtype):
+def _nearest(x: float, dtype: np.dtype[Any]) -> float:
     with np.errstate(over="ignore"):
         return float(np.array(x, dtype=np.float64).astype(dtype))
 
 
-def floor_to(x, dtype):
+def floor_to(x: float, dtype: np.dtype[Any]) -> float:
     """The largest value of `dtype` that is <= x (x finite; -inf when x < -max)."""
     v = _nearest(x, dtype)
     if v > x:
@@ -173,7 +184,7 @@ def floor_to(x, dtype):
     return v
 
 
-def ceil_to(x, dtype):
+def ceil_to(x: float, dtype: np.dtype[Any]) -> float:
     """The smallest value of `dtype` that is >= x."""
     v = _nearest(x, dtype)
     if v < x:
@@ -181,7 +192,7 @@ def ceil_to(x, dtype):
     return v
 
 
-def below(x, dtype):
+def below(x: float, dtype: np.dtype[Any]) -> float:
     """The largest value of `dtype` that is strictly < x."""
     v = floor_to(x, dtype)
     if v == x:
@@ -192,23 +203,24 @@ def below(x, dtype):
 # ---- values representable in an output dtype -------------------------------------------------
 
 
-def float_max(dtype):
+def float_max(dtype: npt.DTypeLike) -> float:
     """The largest finite value of a floating dtype (bfloat16 included)."""
-    return float(ml_dtypes.finfo(dtype).max)
+    # ml_dtypes.finfo is not annotated (its package is typed, this class is not)
+    return float(ml_dtypes.finfo(dtype).max)  # type: ignore[no-untyped-call]
 
 
-def compute_dtype(dtype):
+def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     """The dtype the kernels compute `dtype` in: float64 for float64, float32 otherwise."""
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
-def fits(x, dtype):
+def fits(x: float, dtype: np.dtype[Any]) -> bool:
     """True when the real number x converts to a finite value of the floating `dtype`."""
     with np.errstate(over="ignore"):
         return bool(np.isfinite(np.asarray(float(x), dtype=np.float64).astype(dtype)))
 
 
-def check_representable(name, value, dtype):
+def check_representable(name: str, value: object, dtype: np.dtype[Any]) -> None:
     """Reject a constant whose conversion to `dtype` would overflow to inf or wrap around.
 
     Floats must stay finite; integer dtypes take values in their range (a float is truncated
@@ -249,19 +261,19 @@ def check_representable(name, value, dtype):
         )
 
 
-def _float_or_inf(v):
+def _float_or_inf(v: Any) -> float:
     try:
         return float(v)
     except OverflowError:
         return math.inf if v > 0 else -math.inf
 
 
-def _short(value, limit=80):
+def _short(value: object, limit: int = 80) -> str:
     text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def fmt_bytes(n):
+def fmt_bytes(n: float) -> str:
     """A byte count for messages: '1.07 GB', '512 kB'."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
@@ -269,7 +281,7 @@ def fmt_bytes(n):
     return f"{n} bytes"
 
 
-def check_positive_int(name, value):
+def check_positive_int(name: str, value: object) -> int:
     """`value` as an int >= 1, or TypeError/ValueError naming the argument."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"Argument `{name}` must be a positive int. Received: {name}={value!r}")

@@ -8,6 +8,8 @@ Also runs as ``python -m fastinit``.  Errors print one line on stderr and exit n
 usage errors, 1 for I/O errors, 130/143 when interrupted by SIGINT/SIGTERM).
 """
 
+from __future__ import annotations
+
 import argparse
 import ast
 import math
@@ -15,6 +17,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn, TextIO
 
 USAGE_ERROR = 2
 IO_ERROR = 1
@@ -30,11 +34,11 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def _parse_shape(text):
+def _parse_shape(text: str) -> tuple[int, ...]:
     if text.strip() in ("", "()"):
         return ()
     parts = [p.strip() for p in text.strip().strip("()").split(",")]
@@ -52,8 +56,8 @@ def _parse_shape(text):
     return dims
 
 
-def _parse_kwargs(items):
-    kwargs = {}
+def _parse_kwargs(items: Iterable[str]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -70,7 +74,7 @@ def _parse_kwargs(items):
     return kwargs
 
 
-def _short(value, limit=40):
+def _short(value: Any, limit: int = 40) -> str:
     """repr(value), shortened in the middle (a 321-digit int stays one readable line)."""
     try:
         text = repr(value)
@@ -84,7 +88,7 @@ def _short(value, limit=40):
     return f"{text[:limit // 2]}...{text[-(limit // 4):]}{digits}"
 
 
-def _too_large(value):
+def _too_large(value: object) -> bool:
     """True when `value` holds an int no float64 (nor int64) can hold."""
     if isinstance(value, bool):
         return False
@@ -97,7 +101,7 @@ def _too_large(value):
     return False
 
 
-def _overflow_message(kwargs, exc):
+def _overflow_message(kwargs: dict[str, Any], exc: OverflowError) -> str:
     """One line for an OverflowError raised by an initializer on a huge int argument."""
     culprits = [k for k, v in kwargs.items() if k != "seed" and _too_large(v)]
     if culprits:
@@ -107,7 +111,7 @@ def _overflow_message(kwargs, exc):
     return f"an initializer argument is out of range ({exc})"
 
 
-def _build_parser():
+def _build_parser() -> _Parser:
     p = _Parser(prog="fastinit", description="Keras initializers as .npy files of any size.")
     sub = p.add_subparsers(dest="command", metavar="{create,info}")
     sub.required = True
@@ -140,11 +144,11 @@ def _build_parser():
     return p
 
 
-def _gb(n):
+def _gb(n: int) -> str:
     return f"{n:,} bytes ({n / 1e9:.3f} GB, {n / 2**30:.3f} GiB)"
 
 
-def _create(args, out):
+def _create(args: argparse.Namespace, out: TextIO) -> int:
     import fastinit
     from fastinit._files import resolve_target
     from fastinit._npy import write_npy
@@ -205,7 +209,7 @@ def _create(args, out):
     return 0
 
 
-def _info(args, out):
+def _info(args: argparse.Namespace, out: TextIO) -> int:
     import stat
 
     from fastinit._files import file_kind
@@ -240,7 +244,7 @@ def _info(args, out):
     return status
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fastinit` console script; returns the exit status."""
     parser = _build_parser()
     try:
@@ -277,7 +281,7 @@ def main(argv=None):
         return IO_ERROR
 
 
-def _one_line(e):
+def _one_line(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         text = e.strerror
         if e.filename and str(e.filename) not in text:

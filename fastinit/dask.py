@@ -25,19 +25,29 @@ thread, and nesting both would oversubscribe the cores).  With few, large blocks
 depend on either setting.
 """
 
+from __future__ import annotations
+
 import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from fastinit._registry import resolve_initializer
+from fastinit._regions import Source
 from fastinit._threads import num_threads
+from fastinit._typing import Bounds, SeedLike, ShapeLike
 from fastinit._validation import check_positive_int, check_shape
 from fastinit.initializers import source_of
+
+if TYPE_CHECKING:
+    import dask.array
 
 __all__ = ["from_initializer"]
 
 
-def _make_block(source, bounds, threads):
+def _make_block(source: Source, bounds: Bounds, threads: int | None) -> npt.NDArray[Any]:
     out = np.empty(tuple(b - a for a, b in bounds), dtype=source.dtype)
     if threads is None:
         source.fill_region(out, bounds)
@@ -47,8 +57,10 @@ def _make_block(source, bounds, threads):
     return out
 
 
-def from_initializer(initializer, shape, *, chunks="auto", dtype="float32", seed=None,
-                     threads=1, name=None):
+def from_initializer(initializer: Callable[..., Any] | str | dict[str, Any], shape: ShapeLike,
+                     *, chunks: Any = "auto", dtype: npt.DTypeLike | None = "float32",
+                     seed: SeedLike = None, threads: int | None = 1,
+                     name: str | None = None) -> dask.array.Array:
     """A lazy Dask array equal to ``initializer(shape, dtype)``, each block generated apart.
 
     Args:
@@ -105,7 +117,7 @@ def from_initializer(initializer, shape, *, chunks="auto", dtype="float32", seed
     name = f"{name or 'fastinit-' + type(init).__name__.lower()}-{token}"
     source_key = f"fastinit-source-{token}"
     offsets = [np.concatenate([[0], np.cumsum(c)]).astype(np.int64).tolist() for c in chunks]
-    graph = {source_key: source}
+    graph: dict[Any, Any] = {source_key: source}
     for idx in itertools.product(*(range(len(c)) for c in chunks)):
         bounds = tuple((offsets[d][i], offsets[d][i + 1]) for d, i in enumerate(idx))
         graph[(name,) + idx] = (_make_block, source_key, bounds, threads)

@@ -25,6 +25,8 @@ Layout (after Keras's keras/src/initializers): `initializer` (the base class and
 `orthogonal`.
 """
 
+from __future__ import annotations
+
 import re
 
 from fastinit.initializers.constant_initializers import Constant, Identity, Ones, Zeros
@@ -48,18 +50,18 @@ from fastinit.initializers.variance_scaling import (
     compute_fans,
 )
 
-ALL_OBJECTS = (
+ALL_OBJECTS: tuple[type[Initializer], ...] = (
     Initializer, Constant, Identity, Ones, Zeros, GlorotNormal, GlorotUniform, HeNormal,
     HeUniform, LecunNormal, LecunUniform, Orthogonal, RandomNormal, RandomUniform,
     TruncatedNormal, VarianceScaling,
 )
 
 
-def _to_snake_case(name):
+def _to_snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-ALL_OBJECTS_DICT = {cls.__name__: cls for cls in ALL_OBJECTS}
+ALL_OBJECTS_DICT: dict[str, type[Initializer]] = {cls.__name__: cls for cls in ALL_OBJECTS}
 ALL_OBJECTS_DICT.update({_to_snake_case(cls.__name__): cls for cls in ALL_OBJECTS})
 ALL_OBJECTS_DICT.update({
     "IdentityInitializer": Identity,

@@ -1,16 +1,21 @@
 """The constant initializers: Constant, Zeros, Ones and Identity (Keras's
 constant_initializers)."""
 
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from fastinit._regions import ArrayConstantSource, ConstantSource, IdentitySource
+from fastinit._regions import ArrayConstantSource, ConstantSource, IdentitySource, Source
+from fastinit._typing import Shape, ShapeLike
 from fastinit._validation import check_finite, check_representable
 from fastinit.initializers.initializer import Initializer
 
 
-def _check_constant_value(value):
+def _check_constant_value(value: Any) -> float | bool | npt.NDArray[Any]:
     if isinstance(value, dict) and value.get("class_name") in ("__tensor__", "__numpy__"):
         cfg = value["config"]
         value = np.asarray(cfg["value"], dtype=cfg.get("dtype"))
@@ -48,12 +53,12 @@ class Constant(Initializer):
         value: A finite Python scalar, or an array broadcastable to the shape.
     """
 
-    def __init__(self, value=0.0):
+    def __init__(self, value: npt.ArrayLike | dict[str, Any] = 0.0) -> None:
         self.value = _check_constant_value(value)
 
     _dtype_kind = "any"
 
-    def _source(self, shape, dtype, allow_in_memory):
+    def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         check_representable("value", self.value, dtype)
         if isinstance(self.value, np.ndarray):
             try:
@@ -66,7 +71,7 @@ class Constant(Initializer):
             return ArrayConstantSource(self.value, shape, dtype)
         return ConstantSource(self.value, shape, dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         v = self.value
         return {"value": v.tolist() if isinstance(v, np.ndarray) else v}
 
@@ -82,13 +87,14 @@ class Zeros(Initializer):
 
     _dtype_kind = "any"
 
-    def __call__(self, shape, dtype=None, *, out=None):
+    def __call__(self, shape: ShapeLike, dtype: npt.DTypeLike | None = None, *,
+                 out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
         if out is None:  # calloc: the OS hands out zero pages
             shape, dt = self._prepare(shape, dtype, out)
             return np.zeros(shape, dtype=dt)
         return super().__call__(shape, dtype, out=out)
 
-    def _source(self, shape, dtype, allow_in_memory):
+    def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         return ConstantSource(0, shape, dtype)
 
 
@@ -103,7 +109,7 @@ class Ones(Initializer):
 
     _dtype_kind = "any"
 
-    def _source(self, shape, dtype, allow_in_memory):
+    def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         return ConstantSource(1, shape, dtype)
 
 
@@ -122,12 +128,12 @@ class Identity(Initializer):
         gain: Multiplicative factor to apply to the identity matrix.
     """
 
-    def __init__(self, gain=1.0):
+    def __init__(self, gain: float = 1.0) -> None:
         self.gain = check_finite("gain", gain)
 
     _dtype_kind = "any"
 
-    def _source(self, shape, dtype, allow_in_memory):
+    def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         if len(shape) != 2:
             raise ValueError(
                 "Identity matrix initializer can only be used for 2D matrices. "
@@ -136,5 +142,5 @@ class Identity(Initializer):
         check_representable("gain", self.gain, dtype)
         return IdentitySource(self.gain, shape, dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}

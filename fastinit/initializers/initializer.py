@@ -6,12 +6,20 @@ of ``initializer(shape, dtype)``.  `__call__` fills a whole array through it, `r
 and the file writers, Dask and the framework adapters call `source` and nothing else.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from fastinit._regions import ArraySource, normalize_index
+from fastinit._regions import ArraySource, Source, normalize_index
+from fastinit._typing import Index, Shape, ShapeLike
 from fastinit._validation import check_out, check_shape, fmt_bytes, resolve_dtype
+
+_Self = TypeVar("_Self", bound="Initializer")
 
 
 class Initializer:
@@ -27,7 +35,8 @@ class Initializer:
     #: "float": float16, bfloat16, float32, float64; "any": any numeric or bool dtype.
     _dtype_kind = "float"
 
-    def __call__(self, shape, dtype=None, *, out=None):
+    def __call__(self, shape: ShapeLike, dtype: npt.DTypeLike | None = None, *,
+                 out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
         """The values for `shape` as a new array of `dtype` (float32 by default), or in `out`."""
         shape, dt = self._prepare(shape, dtype, out)
         source = self._source(shape, dt, allow_in_memory=False)
@@ -35,7 +44,8 @@ class Initializer:
 
     # ---- the region API ----------------------------------------------------------------------
 
-    def source(self, shape, dtype=None, *, allow_in_memory=False):
+    def source(self, shape: ShapeLike, dtype: npt.DTypeLike | None = None, *,
+               allow_in_memory: bool = False) -> Source:
         """A `Source` that writes any flat range or region of ``self(shape, dtype)``.
 
         Args:
@@ -49,7 +59,9 @@ class Initializer:
         dt = resolve_dtype(dtype, kind=self._dtype_kind)
         return self._source(shape, dt, allow_in_memory)
 
-    def region(self, shape, index, dtype=None, *, out=None, allow_in_memory=False):
+    def region(self, shape: ShapeLike, index: Index, dtype: npt.DTypeLike | None = None, *,
+               out: npt.NDArray[Any] | None = None,
+               allow_in_memory: bool = False) -> npt.NDArray[Any]:
         """The piece ``self(shape, dtype)[index]``, computed alone, bit for bit.
 
         Memory is the piece's (plus a small index scratch), never the whole array's, so this is
@@ -76,7 +88,7 @@ class Initializer:
         source.fill_region(out, bounds)
         return out
 
-    def _source(self, shape, dtype, allow_in_memory):
+    def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         """The Source of validated (shape, dtype).  The default serves initializers that only
         implement `__call__`: their values exist only as a whole array."""
         if type(self).__call__ is Initializer.__call__:
@@ -86,7 +98,8 @@ class Initializer:
         return in_memory_source(self, shape, dtype, allow_in_memory,
                                 f"{type(self).__name__} has no element stream")
 
-    def _prepare(self, shape, dtype, out, out_shape=None):
+    def _prepare(self, shape: ShapeLike, dtype: npt.DTypeLike | None, out: npt.NDArray[Any] | None,
+                 out_shape: Shape | None = None) -> tuple[Shape, np.dtype[Any]]:
         """Validate shape, dtype and out (whose shape is `out_shape`, the whole by default)."""
         shape = check_shape(shape)
         expected = shape if out_shape is None else out_shape
@@ -101,24 +114,25 @@ class Initializer:
 
     # ---- configs ----------------------------------------------------------------------------
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Returns the initializer's configuration as a JSON-serializable dict."""
         return {}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls: type[_Self], config: dict[str, Any]) -> _Self:
         """Instantiates an initializer from a configuration dictionary."""
         return cls(**config)
 
-    def clone(self):
+    def clone(self: _Self) -> _Self:
         return self.__class__.from_config(self.get_config())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{self.__class__.__name__}({args})"
 
 
-def in_memory_source(initializer, shape, dtype, allow_in_memory, why, cost=None):
+def in_memory_source(initializer: Callable[..., Any], shape: Shape, dtype: np.dtype[Any],
+                     allow_in_memory: bool, why: str, cost: int | None = None) -> ArraySource:
     """An ArraySource of ``initializer(shape, dtype)`` computed whole, if the caller allows it.
 
     `why` says why the values cannot be produced piece by piece; `cost` (bytes) is the memory
@@ -135,7 +149,8 @@ def in_memory_source(initializer, shape, dtype, allow_in_memory, why, cost=None)
     return ArraySource(lambda: initializer(shape, dtype), shape, dtype)
 
 
-def source_of(initializer, shape, dtype="float32", *, allow_in_memory=False):
+def source_of(initializer: Callable[..., Any], shape: ShapeLike,
+              dtype: npt.DTypeLike | None = "float32", *, allow_in_memory: bool = False) -> Source:
     """The Source of ``initializer(shape, dtype)`` for any initializer or plain callable.
 
     A fastinit initializer gives its own source; any other callable (what `fastinit.get`

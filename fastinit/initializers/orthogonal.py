@@ -1,9 +1,17 @@
 """Orthogonal: Haar-distributed orthogonal matrices by Householder reflectors drawn straight
 from the normal stream (the algorithm is in fastinit._orthogonal)."""
 
+from __future__ import annotations
+
 import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from fastinit._orthogonal import orthogonal_matrix
+from fastinit._regions import Source
+from fastinit._typing import SeedLike, Shape, ShapeLike
 from fastinit._validation import check_finite, float_max
 from fastinit.initializers.initializer import in_memory_source
 from fastinit.initializers.random_initializers import RandomInitializer
@@ -33,11 +41,12 @@ class Orthogonal(RandomInitializer):
     - [Mezzadri, 2007](https://arxiv.org/abs/math-ph/0609050)
     """
 
-    def __init__(self, gain=1.0, seed=None):
+    def __init__(self, gain: float = 1.0, seed: SeedLike = None) -> None:
         self.gain = check_finite("gain", gain)
         super().__init__(seed=seed)
 
-    def __call__(self, shape, dtype=None, *, out=None):
+    def __call__(self, shape: ShapeLike, dtype: npt.DTypeLike | None = None, *,
+                 out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
         shape, dt = self._prepare(shape, dtype, out)
         self._check(shape, dt)
         rows = math.prod(shape[:-1])
@@ -47,7 +56,7 @@ class Orthogonal(RandomInitializer):
         q = orthogonal_matrix(rows, cols, self.seed, self.gain, dt, out=flat_out)
         return q.reshape(shape) if out is None else out
 
-    def _check(self, shape, dtype):
+    def _check(self, shape: Shape, dtype: np.dtype[Any]) -> None:
         if len(shape) < 2:
             raise ValueError(
                 "The tensor to initialize must be at least two-dimensional. "
@@ -61,7 +70,7 @@ class Orthogonal(RandomInitializer):
                 f"dtype={dtype.name}"
             )
 
-    def _source(self, shape, dtype, allow_in_memory):
+    def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         self._check(shape, dtype)
         rows, cols = math.prod(shape[:-1]), shape[-1]
         # the output, plus a float32 work matrix for float16/bfloat16 (fastinit._orthogonal)
@@ -71,5 +80,5 @@ class Orthogonal(RandomInitializer):
             f"Orthogonal: every element depends on the Householder reflectors of the whole "
             f"{rows} x {cols} matrix", cost)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "gain": self.gain}

@@ -4,9 +4,17 @@ Each draws element i of its output from a counter-based stream (fastinit._stream
 function of (seed, i), so any piece of the output can be computed alone.
 """
 
-from fastinit._regions import StreamSource
+from __future__ import annotations
+
+from typing import Any, ClassVar, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from fastinit._regions import Source, StreamSource
 from fastinit._seeding import draw_default_seed, normalize_seed
 from fastinit._stream import ParameterRangeError, Stream
+from fastinit._typing import Shape, SeedLike
 from fastinit._validation import check_finite, check_positive
 from fastinit.initializers.initializer import Initializer
 
@@ -22,19 +30,19 @@ class RandomInitializer(Initializer):
 
     #: For each stream parameter, the constructor arguments it comes from (error messages);
     #: `_derived_stream` when the stream's parameters are computed from them (VarianceScaling).
-    _stream_arguments = {}
+    _stream_arguments: ClassVar[dict[str, tuple[str, ...]]] = {}
     _derived_stream = False
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: SeedLike = None) -> None:
         self.seed = seed
 
     @property
-    def seed(self):
+    def seed(self) -> int:
         """The int seed of the values; assigning it re-seeds (None draws a fresh seed)."""
         return self._seed
 
     @seed.setter
-    def seed(self, seed):
+    def seed(self, seed: SeedLike) -> None:
         if isinstance(seed, dict):
             raise ValueError(
                 "A serialized keras SeedGenerator cannot seed a fastinit initializer: fastinit "
@@ -47,14 +55,14 @@ class RandomInitializer(Initializer):
         self._init_seed = s
         self._seed = draw_default_seed() if s is None else s
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self._init_seed}
 
-    def stream(self, shape):
+    def stream(self, shape: Shape) -> Stream:
         """The `Stream` this initializer draws `shape` from (for chunked generation)."""
         raise NotImplementedError
 
-    def checked_stream(self, shape, dtype):
+    def checked_stream(self, shape: Shape, dtype: np.dtype[Any]) -> Stream:
         """`stream(shape, dtype)`, checked against `dtype` before any work.
 
         Keras re-reads its attributes on every call, and so does this: the last stream is
@@ -65,6 +73,7 @@ class RandomInitializer(Initializer):
         """
         key = (shape, self._seed, repr(self.get_config()))
         last = self.__dict__.get("_last_stream")
+        stream: Stream
         if last is not None and last[0] == key:
             stream = last[1]
         else:
@@ -88,29 +97,30 @@ class RandomInitializer(Initializer):
             ) from None
         return stream
 
-    def _range_context(self, shape):
+    def _range_context(self, shape: Shape) -> str:
         return ""
 
-    def _source(self, shape, dtype, allow_in_memory):
+    def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         return StreamSource(self.checked_stream(shape, dtype), shape, dtype)
 
 
 class _MeanStddevInitializer(RandomInitializer):
     """Shared by RandomNormal and TruncatedNormal: `mean`, `stddev` and a stream."""
 
-    _distribution = None
+    _distribution: ClassVar[str | None] = None  # set by the subclasses
     _stream_arguments = {"mean": ("mean",), "stddev": ("stddev",), "low": ("mean", "stddev"),
                          "high": ("mean", "stddev")}
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: SeedLike = None) -> None:
         self.mean = check_finite("mean", mean)
         self.stddev = check_positive("stddev", stddev)
         super().__init__(seed=seed)
 
-    def stream(self, shape):
-        return Stream(self._distribution, self.seed, mean=self.mean, stddev=self.stddev)
+    def stream(self, shape: Shape) -> Stream:
+        return Stream(cast(str, self._distribution), self.seed, mean=self.mean,
+                      stddev=self.stddev)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
 
 
@@ -176,7 +186,8 @@ class RandomUniform(RandomInitializer):
 
     _stream_arguments = {"low": ("minval",), "high": ("maxval",)}
 
-    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05,
+                 seed: SeedLike = None) -> None:
         self.minval = check_finite("minval", minval)
         self.maxval = check_finite("maxval", maxval)
         if not self.minval < self.maxval:
@@ -186,8 +197,8 @@ class RandomUniform(RandomInitializer):
             )
         super().__init__(seed=seed)
 
-    def stream(self, shape):
+    def stream(self, shape: Shape) -> Stream:
         return Stream("uniform", self.seed, low=self.minval, high=self.maxval)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}

@@ -1,13 +1,19 @@
 """VarianceScaling and its presets (Glorot, He and Lecun, uniform and normal), and Keras's fan
 rules (`compute_fans`)."""
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Iterable
+from typing import Any, ClassVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from fastinit._fans import compute_fans as _compute_fans
 from fastinit._stream import Stream
+from fastinit._typing import SeedLike, Shape, ShapeLike
 from fastinit._validation import check_shape
 from fastinit.initializers.random_initializers import RandomInitializer
 
@@ -15,13 +21,13 @@ from fastinit.initializers.random_initializers import RandomInitializer
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 
 
-def _check_axes(name, axes):
+def _check_axes(name: str, axes: object) -> list[int] | None:
     if axes is None:
         return None
     if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
         axes = [axes]
     try:
-        vals = list(axes)
+        vals = list(cast("Iterable[Any]", axes))
     except TypeError:
         raise TypeError(
             f"Argument `{name}` must be a list of ints or None. Received: {name}={axes!r}"
@@ -34,7 +40,8 @@ def _check_axes(name, axes):
     return [int(a) for a in vals]
 
 
-def compute_fans(shape, input_axes=None, output_axes=None):
+def compute_fans(shape: ShapeLike, input_axes: int | Iterable[int] | None = None,
+                 output_axes: int | Iterable[int] | None = None) -> tuple[int, int]:
     """Computes the number of input and output units for a weight shape (Keras's rules).
 
     Args:
@@ -103,9 +110,13 @@ class VarianceScaling(RandomInitializer):
     _stream_arguments = {p: ("scale",) for p in ("low", "high", "mean", "stddev")}
     _derived_stream = True
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
-                 input_axes=None, output_axes=None):
-        if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal", seed: SeedLike = None,
+                 input_axes: int | Iterable[int] | None = None,
+                 output_axes: int | Iterable[int] | None = None) -> None:
+        # (mypy holds float and numbers.Real disjoint: the cast keeps this check typed)
+        if isinstance(scale, (bool, np.bool_)) or not isinstance(cast(object, scale),
+                                                                  numbers.Real):
             raise TypeError(f"Argument `scale` must be a positive float. Received: scale={scale!r}")
         try:
             positive = math.isfinite(scale) and scale > 0.0
@@ -130,10 +141,10 @@ class VarianceScaling(RandomInitializer):
         self.output_axes = _check_axes("output_axes", output_axes)
         super().__init__(seed=seed)
 
-    def _range_context(self, shape):
+    def _range_context(self, shape: Shape) -> str:
         return f" for shape {shape}"
 
-    def _variance(self, shape):
+    def _variance(self, shape: Shape) -> float:
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         if self.mode == "fan_in":
             n = max(1.0, fan_in)
@@ -145,7 +156,7 @@ class VarianceScaling(RandomInitializer):
             raise ValueError(f"Invalid `mode` argument: {self.mode!r}. Please use one of {_MODES}")
         return self.scale / n
 
-    def stream(self, shape):
+    def stream(self, shape: Shape) -> Stream:
         s = self._variance(shape)
         if self.distribution == "truncated_normal":
             stddev = math.sqrt(s) / TRUNCATED_NORMAL_STD
@@ -161,7 +172,7 @@ class VarianceScaling(RandomInitializer):
         limit = math.sqrt(3.0 * s) if 3.0 * s < math.inf else math.sqrt(3.0) * math.sqrt(s)
         return Stream("uniform", self.seed, low=-limit, high=limit)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "scale": self.scale,
@@ -173,14 +184,15 @@ class VarianceScaling(RandomInitializer):
 
 
 class _VarianceScalingPreset(VarianceScaling):
-    _preset = None  # (scale, mode, distribution)
+    _preset: ClassVar[tuple[float, str, str] | None] = None  # (scale, mode, distribution)
 
-    def __init__(self, seed=None, input_axes=None, output_axes=None):
-        scale, mode, distribution = self._preset
+    def __init__(self, seed: SeedLike = None, input_axes: int | Iterable[int] | None = None,
+                 output_axes: int | Iterable[int] | None = None) -> None:
+        scale, mode, distribution = cast("tuple[float, str, str]", self._preset)
         super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed,
                          input_axes=input_axes, output_axes=output_axes)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self._init_seed, "input_axes": self.input_axes,
                 "output_axes": self.output_axes}
 
