@@ -79,9 +79,9 @@ class Initializer:
         Returns:
             The piece, as a new array or `out`.
         """
-        shape, dt = check_shape(shape), None
+        shape = check_shape(shape)
         bounds, piece_shape = normalize_index(shape, index)
-        shape, dt = self._prepare(shape, dtype, out, out_shape=piece_shape)
+        dt = self._check_dtype_and_out(dtype, out, piece_shape)
         source = self._source(shape, dt, allow_in_memory)
         if out is None:
             out = np.empty(piece_shape, dtype=dt)
@@ -98,11 +98,16 @@ class Initializer:
         return in_memory_source(self, shape, dtype, allow_in_memory,
                                 f"{type(self).__name__} has no element stream")
 
-    def _prepare(self, shape: ShapeLike, dtype: npt.DTypeLike | None, out: npt.NDArray[Any] | None,
-                 out_shape: Shape | None = None) -> tuple[Shape, np.dtype[Any]]:
-        """Validate shape, dtype and out (whose shape is `out_shape`, the whole by default)."""
-        shape = check_shape(shape)
-        expected = shape if out_shape is None else out_shape
+    def _prepare(self, shape: ShapeLike, dtype: npt.DTypeLike | None,
+                 out: npt.NDArray[Any] | None) -> tuple[Shape, np.dtype[Any]]:
+        """Validate shape, dtype and out (of the whole shape)."""
+        checked = check_shape(shape)
+        return checked, self._check_dtype_and_out(dtype, out, checked)
+
+    def _check_dtype_and_out(self, dtype: npt.DTypeLike | None, out: npt.NDArray[Any] | None,
+                             expected: Shape) -> np.dtype[Any]:
+        """Validate dtype and out (which must have shape `expected`); returns the dtype, which
+        defaults to out's, else float32."""
         if out is not None:
             check_out(out, expected, None)
             if dtype is None:
@@ -110,7 +115,7 @@ class Initializer:
         dt = resolve_dtype(dtype, kind=self._dtype_kind)
         if out is not None:
             check_out(out, expected, dt)
-        return shape, dt
+        return dt
 
     # ---- configs ----------------------------------------------------------------------------
 

@@ -60,9 +60,14 @@ def compute_fans(shape: ShapeLike, input_axes: int | Iterable[int] | None = None
     >>> compute_fans((3, 4, 5), input_axes=[0], output_axes=[1, 2])
     (3, 20)
     """
-    shape = check_shape(shape)
-    input_axes = _check_axes("input_axes", input_axes)
-    output_axes = _check_axes("output_axes", output_axes)
+    return _fans(check_shape(shape), _check_axes("input_axes", input_axes),
+                 _check_axes("output_axes", output_axes))
+
+
+def _fans(shape: Shape, input_axes: list[int] | None,
+          output_axes: list[int] | None) -> tuple[int, int]:
+    """compute_fans of a validated shape and axis lists: only the axes' range is checked here,
+    as it depends on the shape."""
     if input_axes is not None and output_axes is not None:
         rank = len(shape)
         for name, axes in (("input_axes", input_axes), ("output_axes", output_axes)):
@@ -145,7 +150,7 @@ class VarianceScaling(RandomInitializer):
         return f" for shape {shape}"
 
     def _variance(self, shape: Shape) -> float:
-        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         if self.mode == "fan_in":
             n = max(1.0, fan_in)
         elif self.mode == "fan_out":
