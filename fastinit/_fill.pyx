@@ -111,6 +111,20 @@ cdef int threads_for(int64_t n, int64_t items, int n_threads) noexcept:
     return nt if nt > 1 else 1
 
 
+cdef void fill_chunks(const fi_fill_params *q, void *buf, int64_t n, int n_threads):
+    """Buffer elements [0, n) over a static OpenMP schedule of CHUNK-element work items."""
+    cdef int64_t nchunks = (n + CHUNK - 1) // CHUNK
+    cdef int64_t c, off
+    cdef int nt = threads_for(n, nchunks, n_threads)
+    with nogil:
+        if nt == 1:
+            fi_fill_range(q, buf, 0, n)
+        else:
+            for c in prange(nchunks, num_threads=nt, schedule='static'):
+                off = c * CHUNK
+                fi_fill_range(q, buf, off, min(CHUNK, n - off))
+
+
 cdef class Kernel:
     """One stream's kernel parameters in one output dtype.
 
@@ -167,17 +181,7 @@ cdef class Kernel:
             raise ValueError(f"stream range [{start}, {start} + {n}) is outside [0, 2**64)")
         cdef fi_fill_params q = self.p
         q.start = <uint64_t> start
-        cdef void *buf = cnp.PyArray_DATA(out)
-        cdef int64_t nchunks = (n + CHUNK - 1) // CHUNK
-        cdef int64_t c, off
-        cdef int nt = threads_for(n, nchunks, n_threads)
-        with nogil:
-            if nt == 1:
-                fi_fill_range(&q, buf, 0, n)
-            else:
-                for c in prange(nchunks, num_threads=nt, schedule='static'):
-                    off = c * CHUNK
-                    fi_fill_range(&q, buf, off, min(CHUNK, n - off))
+        fill_chunks(&q, cnp.PyArray_DATA(out), n, n_threads)
         return out
 
     def fill_runs(self, cnp.ndarray out, const int64_t[::1] starts, int64_t run_length,
@@ -290,15 +294,5 @@ def fill_constant(cnp.ndarray out, value, int n_threads=1):
     q.start = 0
     q.pattern = int(np.asarray(value).astype(out.dtype).reshape(1).view(
         _PATTERN_VIEW[itemsize])[0])
-    cdef void *buf = cnp.PyArray_DATA(out)
-    cdef int64_t nchunks = (n + CHUNK - 1) // CHUNK
-    cdef int64_t c, off
-    cdef int nt = threads_for(n, nchunks, n_threads)
-    with nogil:
-        if nt == 1:
-            fi_fill_range(&q, buf, 0, n)
-        else:
-            for c in prange(nchunks, num_threads=nt, schedule='static'):
-                off = c * CHUNK
-                fi_fill_range(&q, buf, off, min(CHUNK, n - off))
+    fill_chunks(&q, cnp.PyArray_DATA(out), n, n_threads)
     return out

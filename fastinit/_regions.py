@@ -27,7 +27,7 @@ from fastinit._stream import STREAM_VERSION, Stream
 from fastinit._threads import get_num_threads
 from fastinit._typing import Bounds, Index, Shape
 
-__all__ = ["normalize_index", "Source", "StreamSource", "ConstantSource",
+__all__ = ["normalize_index", "Source", "StreamSource", "ConstantSource", "ArrayBackedSource",
            "ArrayConstantSource", "IdentitySource", "ArraySource", "flat_pieces"]
 
 # Runs whose start indices are computed and filled per native call: bounds the index scratch
@@ -268,28 +268,44 @@ class ConstantSource(Source):
         return ("constant", repr(self.value), self.dtype.str)
 
 
-class ArrayConstantSource(Source):
+class ArrayBackedSource(Source):
+    """A source whose values are an array (or a view, such as a broadcast) of the whole shape:
+    pieces are copied out of `values`."""
+
+    @property
+    def values(self) -> npt.NDArray[Any]:
+        raise NotImplementedError
+
+    def fill_all(self, out: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        out[...] = self.values
+        return out
+
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
+        values = self.values
+        if values.flags.c_contiguous:
+            buf[...] = values.reshape(-1)[start:start + buf.size]
+            return buf
+        for off, idx in flat_pieces(self.shape, start, start + buf.size):
+            piece = values[idx]
+            buf[off - start:off - start + piece.size] = piece.reshape(-1)
+        return buf
+
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
+        block = self.values[tuple(slice(a, b) for a, b in bounds)]
+        out.reshape(block.shape)[...] = block
+        return out
+
+
+class ArrayConstantSource(ArrayBackedSource):
     """An array broadcast to the shape (a Constant with an array value)."""
 
     def __init__(self, value: npt.ArrayLike, shape: Iterable[int], dtype: npt.DTypeLike) -> None:
         super().__init__(shape, dtype)
         self.value = np.asarray(value).astype(self.dtype)
-        self._whole = np.broadcast_to(self.value, self.shape)   # a view: no memory
 
-    def fill_all(self, out: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        out[...] = self._whole
-        return out
-
-    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
-        for off, idx in flat_pieces(self.shape, start, start + buf.size):
-            piece = self._whole[idx]
-            buf[off - start:off - start + piece.size] = piece.reshape(-1)
-        return buf
-
-    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
-        block = self._whole[tuple(slice(a, b) for a, b in bounds)]
-        out.reshape(block.shape)[...] = block
-        return out
+    @property
+    def values(self) -> npt.NDArray[Any]:
+        return np.broadcast_to(self.value, self.shape)   # a view: no memory
 
     def token(self) -> tuple[Any, ...]:
         return ("constant-array", self.value.dtype.str, self.value.shape, self.value.tobytes())
@@ -327,7 +343,7 @@ class IdentitySource(Source):
         return ("identity", self.gain, self.dtype.str)
 
 
-class ArraySource(Source):
+class ArraySource(ArrayBackedSource):
     """The whole result, computed in memory (allow_in_memory=True) on first use.
 
     `compute()` returns the array; it runs when the first piece is asked for, so a writer can
@@ -354,18 +370,9 @@ class ArraySource(Source):
             self._compute = None
         return self._array
 
-    def fill_all(self, out: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        out[...] = self.array
-        return out
-
-    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
-        buf[...] = self.array.reshape(-1)[start:start + buf.size]
-        return buf
-
-    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
-        block = self.array[tuple(slice(a, b) for a, b in bounds)]
-        out.reshape(block.shape)[...] = block
-        return out
+    @property
+    def values(self) -> npt.NDArray[Any]:
+        return self.array
 
     def token(self) -> tuple[Any, ...]:
         raise ValueError("an in-memory result cannot be distributed")
