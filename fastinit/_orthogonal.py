@@ -89,11 +89,11 @@ REFLECTOR_BLOCK = 16
 TILE = 1 << 20
 
 
-def _check_limits(m: int, n: int) -> None:
+def check_lapack_limits(m: int, n: int) -> None:
     if m > INT32_MAX or n > INT32_MAX:
         raise ValueError(
-            "Orthogonal: LAPACK uses 32-bit integers, so both flattened dimensions must be "
-            f"< 2**31. Received: {m} x {n}"
+            f"Argument `shape` flattens to a {m} x {n} matrix; Orthogonal's LAPACK uses 32-bit "
+            "integers, so both flattened dimensions must be < 2**31."
         )
 
 
@@ -155,7 +155,7 @@ def orthogonal_matrix(rows: int, cols: int, seed: Seed, gain: float, dtype: npt.
             return np.zeros((rows, cols), dtype=dtype)
         out[...] = 0
         return out
-    _check_limits(m, n)
+    check_lapack_limits(m, n)
     stream = Stream("normal", seed, mean=0.0, stddev=1.0)
     direct = (out is not None and out.dtype == work and out.shape == (rows, cols)
               and out.flags.c_contiguous and out.flags.aligned and out.flags.writeable)

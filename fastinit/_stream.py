@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+from fractions import Fraction
 import numbers
 from typing import Any, cast
 
@@ -26,7 +27,9 @@ from fastinit._validation import (
     check_writable_buffer,
     compute_dtype,
     fits,
+    float_down,
     float_max,
+    float_up,
     floor_to,
 )
 
@@ -58,9 +61,14 @@ class ParameterRangeError(ValueError):
     NaN.  `param` is the stream parameter; initializers re-raise it under their own argument
     names."""
 
-    def __init__(self, param: str, value: float, dtype: np.dtype[Any], detail: str) -> None:
+    def __init__(self, param: str, value: float, dtype: np.dtype[Any], detail: str,
+                 params: tuple[str, ...] | None = None, empty: bool = False) -> None:
         self.param, self.value, self.dtype, self.detail = param, value, dtype, detail
+        #: every stream parameter involved; `empty`: no value of the dtype lies in the interval
+        self.params = params or (param,)
+        self.empty = empty
         super().__init__(
+            detail if empty else
             f"Argument `{param}` {detail}. Received: {param}={value!r}, dtype={dtype.name}"
         )
 
@@ -162,8 +170,8 @@ class Stream:
                 f"expected {allowed}"
             )
         if distribution == "uniform":
-            low = check_finite("low", params.get("low", 0.0))
-            high = check_finite("high", params.get("high", 1.0))
+            low = check_finite("low", params.get("low", 0.0), rounding="up")
+            high = check_finite("high", params.get("high", 1.0), rounding="down")
             if not low < high:
                 raise ValueError(
                     f"Argument `low` must be less than `high`. Received: low={low}, high={high}"
@@ -176,13 +184,23 @@ class Stream:
             if distribution == "truncated_normal":
                 low = params.get("low")
                 high = params.get("high")
-                low = mean - 2.0 * stddev if low is None else check_finite("low", low)
-                high = mean + 2.0 * stddev if high is None else check_finite("high", high)
+                derived = low is None and high is None
+                # mean -+ 2 stddev rounded inwards, exactly: the bounds hold for the real numbers
+                low = (float_up(Fraction(mean) - 2 * Fraction(stddev)) if low is None
+                       else check_finite("low", low, rounding="up"))
+                high = (float_down(Fraction(mean) + 2 * Fraction(stddev)) if high is None
+                        else check_finite("high", high, rounding="down"))
                 if not (math.isfinite(low) and math.isfinite(high)):
                     raise ValueError(
                         "Arguments `mean` and `stddev` put the truncation bounds "
                         "mean -+ 2 stddev beyond float64's range. "
                         f"Received: mean={mean!r}, stddev={stddev!r}"
+                    )
+                if derived and not low < high:
+                    raise ValueError(
+                        "Arguments `mean` and `stddev` give truncation bounds mean -+ 2 stddev "
+                        f"that float64 cannot tell apart. Received: mean={mean!r}, "
+                        f"stddev={stddev!r}"
                     )
                 if not low < high:
                     raise ValueError(
@@ -292,10 +310,10 @@ class Stream:
         else:
             hi, interval = floor_to(high, dtype), "[low, high]"
         if not lo <= hi:
-            raise ValueError(
-                f"No {dtype.name} value lies in {interval}. Received: low={p['low']}, "
-                f"high={p['high']}"
-            )
+            raise ParameterRangeError(
+                "low", p["low"], dtype,
+                f"No {dtype.name} value lies in {interval}. Received: low={p['low']!r}, "
+                f"high={p['high']!r}", params=("low", "high"), empty=True)
         if self.distribution == "uniform":
             if fits(high - low, ct):
                 return low, high - low, lo, hi, False

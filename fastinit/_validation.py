@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import operator
 from collections.abc import Iterable
+from fractions import Fraction
 from typing import Any, SupportsIndex, cast
 
 import ml_dtypes
@@ -29,6 +31,11 @@ def check_shape(shape: object, argname: str = "shape") -> Shape:
     """Return `shape` as a tuple of Python ints, rejecting negative, non-integer and huge shapes."""
     if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
+    if isinstance(shape, (str, bytes)):
+        raise TypeError(
+            f"Argument `{argname}` must be a tuple of non-negative ints, not a string. "
+            f"Received: {argname}={shape!r}"
+        )
     try:
         dims = tuple(cast("Iterable[object]", shape))
     except TypeError:
@@ -129,21 +136,54 @@ def check_writable_buffer(arr: npt.NDArray[Any], argname: str = "out") -> None:
         raise ValueError(f"{argname} must be in native byte order")
 
 
-def check_finite(name: str, value: object) -> float:
-    """Return `value` as a float, rejecting non-numbers, NaN and inf."""
+def check_finite(name: str, value: object, rounding: str = "nearest") -> float:
+    """Return `value` as a float, rejecting non-numbers, NaN and inf.
+
+    A value float64 cannot hold exactly (a Fraction, a longdouble, a Decimal) is rounded to the
+    nearest float64, or with `rounding="up"` / `"down"` to the nearest one above / below it, so
+    that a bound rounded that way still holds for the real number given.
+    """
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"Argument `{name}` must be a real number. Received: {name}={value!r}")
     try:
         v = float(value)
-    except OverflowError:  # an int beyond float64's range
-        v = math.inf
+    except (OverflowError, ZeroDivisionError):  # an int or Fraction beyond float64's range
+        v = math.inf if cast(float, value) > 0 else -math.inf
+    if rounding != "nearest" and math.isfinite(v) and not isinstance(value, (int, float)):
+        exact = _exact(value)
+        if exact is not None:
+            v = float_up(exact) if rounding == "up" else float_down(exact)
     if not math.isfinite(v):
         raise ValueError(f"Argument `{name}` must be finite. Received: {name}={_short(value)}")
     # Keep a Python int as given (configs then read like Keras's: `mean=1`, not `1.0`).
     given: object = value
     return given if type(given) is int else v
+
+
+def float_up(x: Fraction) -> float:
+    """The smallest float64 >= the rational x."""
+    v = float(x)
+    return math.nextafter(v, math.inf) if Fraction(v) < x else v
+
+
+def float_down(x: Fraction) -> float:
+    """The largest float64 <= the rational x."""
+    v = float(x)
+    return math.nextafter(v, -math.inf) if Fraction(v) > x else v
+
+
+def _exact(value: object) -> Fraction | None:
+    """The exact rational value of a real number, when it can be had."""
+    try:
+        return Fraction(cast(float, value))
+    except (TypeError, ValueError):
+        ratio = getattr(value, "as_integer_ratio", None)  # numpy floats, longdouble
+        if ratio is None:
+            return None
+        num, den = ratio()
+        return Fraction(num, den)
 
 
 def check_positive(name: str, value: object) -> float:
@@ -288,3 +328,36 @@ def check_positive_int(name: str, value: object) -> int:
     if value < 1:
         raise ValueError(f"Argument `{name}` must be >= 1. Received: {name}={value!r}")
     return int(value)
+
+
+def _memory_limit() -> int | None:
+    """Physical memory plus swap, in bytes (Linux; None where unknown)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("SwapTotal:"):
+                    total += int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(total)
+
+
+def check_allocatable(shape: Shape, dtype: np.dtype[Any], argname: str = "shape") -> None:
+    """Refuse, before allocating, an array this machine cannot hold: more bytes than the
+    platform addresses, or than its memory and swap (filling it would get the process killed).
+    Regions and files have no such limit."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    limit = _MAX_INTP if _MEMORY_LIMIT is None else min(_MAX_INTP, _MEMORY_LIMIT)
+    if nbytes > limit:
+        raise ValueError(
+            f"Argument `{argname}` describes an array of {nbytes} bytes ({fmt_bytes(nbytes)}) "
+            f"of {dtype.name}, more than this machine can hold ({fmt_bytes(limit)}). Generate "
+            f"it piece by piece (`region`, `save_npy`). Received: {argname}={shape!r}"
+        )
+
+
+_MEMORY_LIMIT = _memory_limit()

@@ -833,6 +833,10 @@ def cast_reason(value, dt):
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if arr.dtype.kind == "O" and (is_float_dtype(dt) or dt.kind == "c"):
+                # a Python int beyond 64 bits: its value, as a float (ml_dtypes cannot cast
+                # the object itself, though 2**64 fits in bfloat16)
+                arr = np.asarray(float(value))
             cast = arr.astype(dt)
     except Exception as e:  # noqa: BLE001
         return f"cast fails: {e!r}", None

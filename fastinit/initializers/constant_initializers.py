@@ -4,14 +4,20 @@ constant_initializers)."""
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from fastinit._regions import ArrayConstantSource, ConstantSource, IdentitySource, Source
 from fastinit._typing import Shape, ShapeLike
-from fastinit._validation import check_finite, check_representable
+from fastinit._validation import (
+    BFLOAT16,
+    _short,
+    check_allocatable,
+    check_finite,
+    check_representable,
+)
 from fastinit.initializers.initializer import Initializer
 
 
@@ -19,8 +25,14 @@ def _check_constant_value(value: Any) -> float | bool | npt.NDArray[Any]:
     if isinstance(value, dict) and value.get("class_name") in ("__tensor__", "__numpy__"):
         cfg = value["config"]
         value = np.asarray(cfg["value"], dtype=cfg.get("dtype"))
-    if isinstance(value, (list, tuple, np.ndarray)) or np.ndim(value) > 0:
-        arr = np.asarray(value)
+    if isinstance(value, (list, tuple, np.ndarray)) or _ndim(value) > 0:
+        try:
+            arr = np.asarray(value)
+        except ValueError as e:  # ragged nested lists, too many dimensions
+            raise ValueError(
+                "Argument `value` must be a real number or a rectangular array of them "
+                f"({e}). Received: value={_short(value)}"
+            ) from None
         if arr.dtype.kind not in "biuf":
             raise TypeError(
                 f"Argument `value` must be a real number or an array of them. "
@@ -34,6 +46,13 @@ def _check_constant_value(value: Any) -> float | bool | npt.NDArray[Any]:
     if isinstance(value, numbers.Integral):
         return int(value)
     return check_finite("value", value)
+
+
+def _ndim(value: Any) -> int:
+    try:
+        return int(np.ndim(value))
+    except ValueError:  # ragged nested sequences
+        return 1
 
 
 class Constant(Initializer):
@@ -60,6 +79,10 @@ class Constant(Initializer):
 
     def _source(self, shape: Shape, dtype: np.dtype[Any], allow_in_memory: bool) -> Source:
         check_representable("value", self.value, dtype)
+        value = self.value
+        if type(value) is int and (dtype.kind == "f" or dtype == BFLOAT16) \
+                and not -2**63 <= value < 2**64:
+            value = float(value)  # numpy casts ints beyond 64 bits to floats only via float
         if isinstance(self.value, np.ndarray):
             try:
                 np.broadcast_to(self.value, shape)
@@ -69,7 +92,7 @@ class Constant(Initializer):
                     f"shape {shape}."
                 ) from None
             return ArrayConstantSource(self.value, shape, dtype)
-        return ConstantSource(self.value, shape, dtype)
+        return ConstantSource(cast("float | bool", value), shape, dtype)
 
     def get_config(self) -> dict[str, Any]:
         v = self.value
@@ -91,6 +114,7 @@ class Zeros(Initializer):
                  out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
         if out is None:  # calloc: the OS hands out zero pages
             shape, dt = self._prepare(shape, dtype, out)
+            check_allocatable(shape, dt)
             return np.zeros(shape, dtype=dt)
         return super().__call__(shape, dtype, out=out)
 

@@ -17,7 +17,13 @@ import numpy.typing as npt
 
 from fastinit._regions import ArraySource, Source, normalize_index
 from fastinit._typing import Index, Shape, ShapeLike
-from fastinit._validation import check_out, check_shape, fmt_bytes, resolve_dtype
+from fastinit._validation import (
+    check_allocatable,
+    check_out,
+    check_shape,
+    fmt_bytes,
+    resolve_dtype,
+)
 
 _Self = TypeVar("_Self", bound="Initializer")
 
@@ -40,7 +46,10 @@ class Initializer:
         """The values for `shape` as a new array of `dtype` (float32 by default), or in `out`."""
         shape, dt = self._prepare(shape, dtype, out)
         source = self._source(shape, dt, allow_in_memory=False)
-        return source.fill_all(np.empty(shape, dtype=dt) if out is None else out)
+        if out is None:
+            check_allocatable(shape, dt)
+            out = np.empty(shape, dtype=dt)
+        return source.fill_all(out)
 
     # ---- the region API ----------------------------------------------------------------------
 
@@ -84,6 +93,7 @@ class Initializer:
         dt = self._check_dtype_and_out(dtype, out, piece_shape)
         source = self._source(shape, dt, allow_in_memory)
         if out is None:
+            check_allocatable(piece_shape, dt, "index")
             out = np.empty(piece_shape, dtype=dt)
         source.fill_region(out, bounds)
         return out

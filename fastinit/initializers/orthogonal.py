@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fastinit._orthogonal import orthogonal_matrix
+from fastinit._orthogonal import check_lapack_limits, orthogonal_matrix
 from fastinit._regions import Source
 from fastinit._typing import SeedLike, Shape, ShapeLike
-from fastinit._validation import check_finite, float_max
+from fastinit._validation import check_allocatable, check_finite, float_max
 from fastinit.initializers.initializer import in_memory_source
 from fastinit.initializers.random_initializers import RandomInitializer
 
@@ -49,6 +49,8 @@ class Orthogonal(RandomInitializer):
                  out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
         shape, dt = self._prepare(shape, dtype, out)
         self._check(shape, dt)
+        if out is None:
+            check_allocatable(shape, dt)
         rows = math.prod(shape[:-1])
         cols = shape[-1]
         # Q is formed directly in `out` (a C-contiguous reshape is a view): no second matrix.
@@ -62,6 +64,8 @@ class Orthogonal(RandomInitializer):
                 "The tensor to initialize must be at least two-dimensional. "
                 f"Received: shape={shape} of rank {len(shape)}."
             )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        check_lapack_limits(max(rows, cols), min(rows, cols))
         # |Q_ij| <= 1 up to rounding, so gain * Q stays finite when gain leaves that margin
         if abs(self.gain) > float_max(dtype) / (1.0 + 2.0**-8):
             raise ValueError(

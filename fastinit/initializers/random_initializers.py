@@ -82,9 +82,13 @@ class RandomInitializer(Initializer):
         try:
             stream.check_dtype(dtype)
         except ParameterRangeError as e:
-            names = self._stream_arguments.get(e.param, (e.param,))
+            names = tuple(dict.fromkeys(
+                n for p in e.params for n in self._stream_arguments.get(p, (p,))))
             received = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
-            if len(names) > 1:
+            if e.empty:
+                what = (f"leave{'s' if len(names) == 1 else ''} no {e.dtype.name} value in "
+                        "the interval of the values")
+            elif len(names) > 1:
                 what = f"give values outside the range of {e.range_text}"
             elif self._derived_stream:
                 what = f"gives values outside the range of {e.range_text}"
@@ -188,8 +192,8 @@ class RandomUniform(RandomInitializer):
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05,
                  seed: SeedLike = None) -> None:
-        self.minval = check_finite("minval", minval)
-        self.maxval = check_finite("maxval", maxval)
+        self.minval = check_finite("minval", minval, rounding="up")
+        self.maxval = check_finite("maxval", maxval, rounding="down")
         if not self.minval < self.maxval:
             raise ValueError(
                 "Argument `minval` must be less than `maxval`. "

@@ -4,6 +4,7 @@ rules (`compute_fans`)."""
 from __future__ import annotations
 
 import math
+import sys
 import numbers
 from collections.abc import Iterable
 from typing import Any, ClassVar, cast
@@ -149,32 +150,49 @@ class VarianceScaling(RandomInitializer):
     def _range_context(self, shape: Shape) -> str:
         return f" for shape {shape}"
 
-    def _variance(self, shape: Shape) -> float:
+    def _divisor(self, shape: Shape) -> float | int:
+        """Keras's n: max(1, fan_in), max(1, fan_out) or max(1, (fan_in + fan_out) / 2)."""
         fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         if self.mode == "fan_in":
-            n = max(1.0, fan_in)
-        elif self.mode == "fan_out":
-            n = max(1.0, fan_out)
-        elif self.mode == "fan_avg":
-            n = max(1.0, (fan_in + fan_out) / 2.0)
-        else:  # the attribute was changed after construction
-            raise ValueError(f"Invalid `mode` argument: {self.mode!r}. Please use one of {_MODES}")
-        return self.scale / n
+            return max(1, fan_in)
+        if self.mode == "fan_out":
+            return max(1, fan_out)
+        if self.mode == "fan_avg":
+            return max(1, (fan_in + fan_out) / 2) if fan_in + fan_out < 2**1000 else \
+                max(1, (fan_in + fan_out) // 2)
+        # the attribute was changed after construction
+        raise ValueError(f"Invalid `mode` argument: {self.mode!r}. Please use one of {_MODES}")
+
+    def _root(self, shape: Shape, k: float) -> float:
+        """sqrt(k scale / n), Keras's formula where it is exact in float64; through logarithms
+        where scale / n would underflow to a subnormal or zero, or n is beyond float64."""
+        n = self._divisor(shape)
+        try:
+            s = self.scale / n
+        except OverflowError:  # an int fan beyond float64
+            s = 0.0
+        if s >= sys.float_info.min and k * s < math.inf:
+            return math.sqrt(k * s)
+        root = math.exp(0.5 * (math.log(k) + math.log(self.scale) - math.log(n)))
+        if not root > 0.0:
+            raise ValueError(
+                f"Argument `scale` gives a standard deviation that underflows float64 for shape "
+                f"{shape} (fans beyond 1e600). Received: scale={self.scale!r}"
+            )
+        return root
 
     def stream(self, shape: Shape) -> Stream:
-        s = self._variance(shape)
         if self.distribution == "truncated_normal":
-            stddev = math.sqrt(s) / TRUNCATED_NORMAL_STD
+            stddev = self._root(shape, 1.0) / TRUNCATED_NORMAL_STD
             return Stream("truncated_normal", self.seed, mean=0.0, stddev=stddev)
         if self.distribution == "untruncated_normal":
-            return Stream("normal", self.seed, mean=0.0, stddev=math.sqrt(s))
+            return Stream("normal", self.seed, mean=0.0, stddev=self._root(shape, 1.0))
         if self.distribution != "uniform":  # the attribute was changed after construction
             raise ValueError(
                 f"Invalid `distribution` argument: {self.distribution!r}. "
                 f"Please use one of {_DISTRIBUTIONS}"
             )
-        # sqrt(3) sqrt(s) only where 3 s overflows: the usual formula keeps the usual bits
-        limit = math.sqrt(3.0 * s) if 3.0 * s < math.inf else math.sqrt(3.0) * math.sqrt(s)
+        limit = self._root(shape, 3.0)
         return Stream("uniform", self.seed, low=-limit, high=limit)
 
     def get_config(self) -> dict[str, Any]:
