@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from benchmarks.benchmarks._helpers import proc_status_bytes, reset_peak_rss
 from fastinit._files import TEMP_SUFFIX
 
 FLOAT_DTYPES = ["float32", "float64", "float16", "bfloat16"]
@@ -135,27 +136,7 @@ def one_error_line(stderr):
 
 # ---- peak memory (Linux) ---------------------------------------------------------------------
 
-
-def proc_status_bytes(key):
-    """A size in bytes from /proc/self/status: "VmRSS" (resident now), "VmHWM" (peak)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-def reset_peak_rss():
-    """Sets this process's VmHWM back to its VmRSS ("5" into /proc/self/clear_refs); False where
-    that cannot be done.  ru_maxrss is no substitute: a child's starts at its parent's peak."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-# The source of the two functions above, to begin a child script (`python -c`) with: a child that
-# measures its own memory imports nothing from the tests.
+# One /proc/self/status reader and VmHWM reset for the tests and the benchmarks: theirs, since asv
+# can import nothing outside benchmarks/benchmarks.  Their source, to begin a child script
+# (`python -c`) with: a child that measures its own memory imports nothing from the repository.
 PEAK_RSS_CODE = "\n\n".join(inspect.getsource(f) for f in (proc_status_bytes, reset_peak_rss))

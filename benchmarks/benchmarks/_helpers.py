@@ -4,7 +4,7 @@ thread count, peak RSS and timing.
 
 asv imports this package as `benchmarks` (it can import nothing else from benchmarks/); a script
 run as `python benchmarks/compare.py` has benchmarks/ first on sys.path and imports it by the
-same name.  asv also scans every public name of every module here for benchmarks, so no name
+same name; the tests import it as benchmarks.benchmarks._helpers, from the repository's root.  asv also scans every public name of every module here for benchmarks, so no name
 starts with time_, mem_, peakmem_ or track_.  fastinit, torch and jax are imported only when a
 factory is called: a process that measures one library loads no other.
 """
@@ -127,9 +127,11 @@ ORTHOGONAL_FACTORIES = {
 
 
 # ---- measuring -----------------------------------------------------------------------------------
+# proc_status_bytes and reset_peak_rss are also the tests' (tests/helpers.py), which paste their
+# source into child scripts: they use nothing but builtins.
 
 
-def _status_bytes(key):
+def proc_status_bytes(key):
     """A size in bytes from /proc/self/status: "VmRSS" (resident now), "VmHWM" (peak)."""
     with open("/proc/self/status") as f:
         for line in f:
@@ -140,7 +142,8 @@ def _status_bytes(key):
 
 def reset_peak_rss():
     """Sets this process's VmHWM back to its VmRSS ("5" into /proc/self/clear_refs, Linux);
-    False where that cannot be done."""
+    False where that cannot be done.  ru_maxrss is no substitute: a child's starts at its
+    parent's peak."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -159,11 +162,11 @@ def first_call(call):
     the call minus the RSS before it.  Where the mark cannot be reset, ru_maxrss stands in: its
     growth misses a peak below an earlier one (a child's ru_maxrss starts at its parent's)."""
     reset = reset_peak_rss()
-    before = _status_bytes("VmRSS") if reset else max_rss_bytes()
+    before = proc_status_bytes("VmRSS") if reset else max_rss_bytes()
     start = time.perf_counter()
     out = call()
     seconds = time.perf_counter() - start
-    peak = _status_bytes("VmHWM") if reset else max_rss_bytes()
+    peak = proc_status_bytes("VmHWM") if reset else max_rss_bytes()
     del out
     return seconds, peak - before
 
