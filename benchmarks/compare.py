@@ -17,12 +17,10 @@ leaves them alone (and says when they are set) so that it measures the environme
 
 import argparse
 import concurrent.futures
-import importlib.util
 import math
 import multiprocessing
 import os
 import platform
-import resource
 import statistics
 import sys
 import textwrap
@@ -34,17 +32,26 @@ from typing import Callable
 import numpy as np
 
 import fastinit
+from benchmarks._helpers import (
+    FILLS,
+    ORTHOGONAL_FACTORIES,
+    ORTHOGONAL_QUICK_SHAPES,
+    ORTHOGONAL_SHAPES,
+    WARMUP_SHAPE,
+    UnsupportedDtype,
+    fastinit_init,
+    first_call,
+    installed,
+    jax_init,
+    kernel_shape,
+    require_numpy_dtype,
+    timed_calls,
+    torch_init,
+)
 
 DTYPE_SIZES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 TRUNCATION = 2.0  # Keras's truncated normal: +-2 standard deviations
-WARMUP_SHAPE = (256, 256)  # large enough to take every library's parallel path
-ORTHOGONAL_SHAPES = [(1024, 1024), (2048, 2048), (4096, 4096), (65536, 256)]
-ORTHOGONAL_QUICK_SHAPES = [(256, 256), (1024, 1024), (4096, 256)]
 SPAWN = multiprocessing.get_context("spawn")
-
-
-class UnsupportedDtype(Exception):
-    """A peer cannot produce the requested dtype (its row says so instead of a number)."""
 
 
 @dataclass(frozen=True)
@@ -60,36 +67,24 @@ class Peer:
 @dataclass
 class Result:
     seconds: float | None = None  # median over the timed calls
-    rss_growth: int | None = None  # bytes: peak RSS during one call minus peak RSS before it
+    rss_growth: int | None = None  # bytes: peak RSS during one call minus RSS before it
     note: str = ""  # why there is no measurement
 
 
 # ---- measuring ---------------------------------------------------------------------------------
 
 
-def max_rss_bytes():
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB on Linux
-
-
 def measure_in_this_process(factory, shape, dtype, threads, repeats):
     """Runs in the fresh worker: warm-up, one call for peak RSS, then `repeats` timed calls."""
     factory(WARMUP_SHAPE, dtype, threads)()
     call = factory(shape, dtype, threads)
-    before = max_rss_bytes()
-    call()
-    rss_growth = max_rss_bytes() - before
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()  # the result is dropped at once: one output alive at a time, as in the RSS call
-        times.append(time.perf_counter() - start)
-    return Result(statistics.median(times), rss_growth)
+    _, rss_growth = first_call(call)
+    return Result(statistics.median(timed_calls(call, repeats)), rss_growth)
 
 
 def measure(peer, shape, dtype, threads, repeats):
     """One cell, in a fresh spawned process; a failing peer gives a note, not a stopped run."""
-    if peer.module and importlib.util.find_spec(peer.module) is None:
+    if peer.module and not installed(peer.module):
         return Result(note="not installed")
     try:
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=SPAWN) as pool:
@@ -122,17 +117,6 @@ class SlicedPool:
 
 
 # ---- the peers ---------------------------------------------------------------------------------
-
-
-def fastinit_initializer(make, shape, dtype, threads):
-    fastinit.set_num_threads(threads)
-    init = make()
-    return lambda: init(shape, dtype)
-
-
-def require_numpy_dtype(dtype):
-    if dtype not in ("float32", "float64"):
-        raise UnsupportedDtype("numpy draws float32/float64 only")
 
 
 def numpy_glorot_uniform(rng, out, shape):
@@ -186,45 +170,6 @@ def numpy_multithreaded(fill, shape, dtype, threads):
     return call
 
 
-def numpy_orthogonal(shape, dtype, threads):
-    """Keras's recipe in numpy: QR of a standard normal matrix and Mezzadri's sign fix
-    (every benchmarked shape is tall or square, so no transpose).  BLAS picks its threads."""
-    require_numpy_dtype(dtype)
-    rng = np.random.default_rng(0)
-
-    def call():
-        q, r = np.linalg.qr(rng.standard_normal(shape, dtype=dtype))
-        q *= np.sign(np.diagonal(r))
-        return q
-
-    return call
-
-
-def torch_init(name, kwargs, shape, dtype, threads):
-    import torch
-
-    torch.set_num_threads(threads)
-    init = getattr(torch.nn.init, name)
-    torch_dtype = getattr(torch, dtype)
-    return lambda: init(torch.empty(shape, dtype=torch_dtype), **kwargs)
-
-
-def jax_init(name, kwargs, shape, dtype, threads):
-    # XLA sizes its CPU thread pool from the CPUs this process may use, so pin before import
-    # (where the OS can; elsewhere jax uses every core).
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
-    import jax
-
-    if dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
-    init = getattr(jax.nn.initializers, name)(**kwargs)
-    key = jax.random.key(0)
-    # Compiled ahead of time, so that neither compilation nor its memory is measured.
-    compiled = jax.jit(lambda k: init(k, shape, jax.numpy.dtype(dtype))).lower(key).compile()
-    return lambda: compiled(key).block_until_ready()
-
-
 def output_floats32(shape, dtype):
     """Number of float32 elements with the same bytes as the output."""
     return math.prod(shape) * DTYPE_SIZES[dtype] // 4
@@ -271,11 +216,12 @@ def memory_copy(shape, dtype, threads):
     return call
 
 
-def fill_peers(fastinit_make, numpy_fill, torch_name, torch_kwargs, jax_name, jax_kwargs):
-    """The rows of one fill operation; fastinit's, the reference for the ratios, comes first."""
+def fill_peers(fastinit_fill, numpy_fill, torch_name, torch_kwargs, jax_name, jax_kwargs):
+    """The rows of one fill operation; fastinit's (a key of FILLS), the reference for the ratios,
+    comes first."""
+    name, kwargs = FILLS[fastinit_fill]
     return [
-        Peer(f"fastinit.{fastinit_make.func.__name__}",
-             partial(fastinit_initializer, fastinit_make)),
+        Peer(f"fastinit.{name}", partial(fastinit_init, name, kwargs)),
         Peer("numpy Generator (1 thread)", partial(numpy_generator, numpy_fill),
              threaded=False),
         Peer("numpy multithreaded recipe", partial(numpy_multithreaded, numpy_fill)),
@@ -288,13 +234,13 @@ def fill_peers(fastinit_make, numpy_fill, torch_name, torch_kwargs, jax_name, ja
 
 FILL_OPERATIONS = {
     "glorot_uniform": fill_peers(
-        partial(fastinit.GlorotUniform, seed=0), numpy_glorot_uniform,
+        "glorot_uniform", numpy_glorot_uniform,
         "xavier_uniform_", {}, "glorot_uniform", {}),
     "normal(0, 1)": fill_peers(
-        partial(fastinit.RandomNormal, mean=0.0, stddev=1.0, seed=0), numpy_standard_normal,
+        "random_normal", numpy_standard_normal,
         "normal_", {"mean": 0.0, "std": 1.0}, "normal", {"stddev": 1.0}),
     "truncated normal ±2σ": fill_peers(
-        partial(fastinit.TruncatedNormal, mean=0.0, stddev=1.0, seed=0), numpy_truncated_normal,
+        "truncated_normal", numpy_truncated_normal,
         "trunc_normal_", {"mean": 0.0, "std": 1.0, "a": -TRUNCATION, "b": TRUNCATION},
         "truncated_normal", {"stddev": 1.0}),
 }
@@ -308,11 +254,10 @@ MEMORY_PEERS = [
 ]
 
 ORTHOGONAL_PEERS = [
-    Peer("fastinit.Orthogonal",
-         partial(fastinit_initializer, partial(fastinit.Orthogonal, seed=0))),
-    Peer("numpy qr(standard_normal)", numpy_orthogonal),
-    Peer("torch.nn.init.orthogonal_", partial(torch_init, "orthogonal_", {}), module="torch"),
-    Peer("jax.nn.initializers.orthogonal", partial(jax_init, "orthogonal", {}), module="jax"),
+    Peer("fastinit.Orthogonal", ORTHOGONAL_FACTORIES["fastinit"]),
+    Peer("numpy qr(standard_normal)", ORTHOGONAL_FACTORIES["numpy"]),
+    Peer("torch.nn.init.orthogonal_", ORTHOGONAL_FACTORIES["torch"], module="torch"),
+    Peer("jax.nn.initializers.orthogonal", ORTHOGONAL_FACTORIES["jax"], module="jax"),
 ]
 
 
@@ -388,12 +333,6 @@ def print_notes(*paragraphs):
 
 
 # ---- the two modes -----------------------------------------------------------------------------
-
-
-def kernel_shape(size):
-    """A 2-D shape of `size` elements, as square as size's divisors allow (8192² for 2**26)."""
-    cols = next(d for d in range(math.isqrt(size), 0, -1) if size % d == 0)
-    return (size // cols, cols)
 
 
 def run_fills(args):

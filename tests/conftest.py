@@ -1,15 +1,7 @@
-import numpy as np
 import pytest
 
 import fastinit
-
-FLOAT_DTYPES = ["float32", "float64", "float16", "bfloat16"]
-
-
-def dtype_of(name):
-    from fastinit._validation import resolve_dtype
-
-    return resolve_dtype(name)
+from tests.helpers import FLOAT_DTYPES, dtype_of
 
 
 @pytest.fixture(params=FLOAT_DTYPES)
@@ -21,10 +13,6 @@ def float_dtype(request):
 def _reset_threads():
     yield
     fastinit.set_num_threads(None)
-
-
-def as_f64(a):
-    return np.asarray(a).astype(np.float64)
 
 
 # ---- hypothesis profiles (tests/test_properties.py) ------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 import fastinit
 from fastinit import Stream, _fill, _testing
-from tests.conftest import FLOAT_DTYPES, dtype_of
+from tests.helpers import FLOAT_DTYPES, dtype_of, rounding_inputs
 from tests.test_streams import FROZEN, PARAMS
 
 SIMD_PATHS = [p for p in _fill.supported_cpu_paths() if p != "generic"]
@@ -126,29 +126,9 @@ def test_frozen_values_on_every_path(path, case, dtype, seed, restore_path):
     assert hashlib.sha256(a.tobytes()).hexdigest()[:16] == FROZEN[(case, dtype, seed)]
 
 
-def _rounding_inputs():
-    rng = np.random.default_rng(5)
-    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 65504.0, 65519.99, 65520.0,
-                        65536.0, 1e10, 2.0**-14, 2.0**-24, 2.0**-25, 1.5 * 2.0**-25, 2.0**-26,
-                        3.0 * 2.0**-25, 2.0**-14 - 2.0**-25, 1.0 + 2.0**-11, 1.0 + 3 * 2.0**-11,
-                        3.4e38, 1e-45, -1e-45, 1.0000001, 0.99999994], np.float32)
-    bits = [
-        rng.integers(0, 2**32, 400_000, dtype=np.uint64).astype(np.uint32),  # any bit pattern
-        # every float32 around the float16 subnormal / normal boundary and the overflow edge
-        np.arange(0x33000000 - 4096, 0x38800000 + 4096, 97, dtype=np.uint32),
-        np.arange(0x477fe000 - 8192, 0x47800000 + 8192, dtype=np.uint32),
-        # NaN payloads and the bfloat16 rounding carries
-        np.array([0x7f800001, 0xff800001, 0x7fc00000, 0x7fffffff, 0x7f7fffff, 0x3f80ffff,
-                  0x3f808000, 0x3f818000, 0xbf808000], np.uint32),
-    ]
-    x = np.concatenate([special] + [b.view(np.float32) for b in bits])
-    x = np.concatenate([x, -x])
-    return np.ascontiguousarray(x[:len(x) // 32 * 32 + 13])  # odd length: vector + scalar tail
-
-
 @pytest.mark.parametrize("path", ALL_PATHS)
 def test_half_rounding_on_every_path(path, restore_path):
-    x = _rounding_inputs()
+    x = rounding_inputs()
     ref16, refbf = np.empty(len(x), np.uint16), np.empty(len(x), np.uint16)
     _testing.round_f16(x, ref16)
     _testing.round_bf16(x, refbf)

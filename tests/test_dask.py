@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastinit
+from tests.helpers import same_bits
 
 da = pytest.importorskip("dask.array")
 fdask = pytest.importorskip("fastinit.dask")
@@ -27,12 +28,6 @@ CHUNKINGS = ["auto", 5, (37, 11, 13), (7, 11, 13), (1, 1, 13), (5, 3, 4), (37, 1
              (4, 11, 1), ((30, 7), (2, 9), (13,))]
 
 
-def _same_bits(a, b):
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    assert a.shape == b.shape and a.dtype == b.dtype
-    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-
-
 @pytest.mark.parametrize("name,make", INITS, ids=[i[0] for i in INITS])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_compute_equals_in_memory_for_any_chunking(name, make, dtype):
@@ -41,15 +36,15 @@ def test_compute_equals_in_memory_for_any_chunking(name, make, dtype):
     for chunks in CHUNKINGS:
         x = fdask.from_initializer(init, SHAPE, chunks=chunks, dtype=dtype)
         assert x.dtype == ref.dtype and x.shape == SHAPE
-        _same_bits(x.compute(scheduler="threads"), ref)
+        same_bits(x.compute(scheduler="threads"), ref)
     # Slicing the lazy array only generates the blocks it needs, with the same values.
     x = fdask.from_initializer(init, SHAPE, chunks=(5, 3, 4), dtype=dtype)
-    _same_bits(x[3:30, 2:9, 5:6].compute(scheduler="sync"), ref[3:30, 2:9, 5:6])
+    same_bits(x[3:30, 2:9, 5:6].compute(scheduler="sync"), ref[3:30, 2:9, 5:6])
 
 
 def test_float64_and_names():
     x = fdask.from_initializer("he_uniform", (100, 17), chunks=(9, 5), dtype="float64", seed=3)
-    _same_bits(x.compute(), fastinit.HeUniform(seed=3)((100, 17), "float64"))
+    same_bits(x.compute(), fastinit.HeUniform(seed=3)((100, 17), "float64"))
     # Deterministic keys: the same array twice has the same name; another seed does not.
     y = fdask.from_initializer("he_uniform", (100, 17), chunks=(9, 5), dtype="float64", seed=3)
     z = fdask.from_initializer("he_uniform", (100, 17), chunks=(9, 5), dtype="float64", seed=4)
@@ -66,7 +61,7 @@ def test_float64_and_names():
 def test_non_random(init, shape, dtype):
     for chunks in [(3, 4), (20, 1), (7, 9), "auto"]:
         x = fdask.from_initializer(init, shape, chunks=chunks, dtype=dtype)
-        _same_bits(x.compute(), init(shape, dtype))
+        same_bits(x.compute(), init(shape, dtype))
 
 
 def test_orthogonal_cannot_be_distributed():
@@ -77,7 +72,7 @@ def test_orthogonal_cannot_be_distributed():
 def test_scalar_and_empty_shapes():
     for shape in [(), (0, 5), (5, 0)]:
         x = fdask.from_initializer("random_normal", shape, seed=1)
-        _same_bits(x.compute(), fastinit.RandomNormal(seed=1)(shape))
+        same_bits(x.compute(), fastinit.RandomNormal(seed=1)(shape))
 
 
 def test_threads_argument():
@@ -85,7 +80,7 @@ def test_threads_argument():
     for threads in (None, 1, 2):
         x = fdask.from_initializer("glorot_uniform", (300, 200), seed=9, chunks=(150, 200),
                                    threads=threads)
-        _same_bits(x.compute(), ref)
+        same_bits(x.compute(), ref)
     with pytest.raises(ValueError):
         fdask.from_initializer("glorot_uniform", (3, 3), threads=0)
 
@@ -110,13 +105,13 @@ def test_distributed_compute_zarr_and_npy_stack(client, tmp_path, dtype):
     shape = (1003, 257)
     ref = init(shape, dtype)
     x = fdask.from_initializer(init, shape, chunks=(100, 65), dtype=dtype)
-    _same_bits(client.compute(x).result(), ref)
+    same_bits(client.compute(x).result(), ref)
 
     if dtype == "float32":  # Zarr has no bfloat16 data type
         store = str(tmp_path / "emb.zarr")
         da.to_zarr(x, store, compute=True)
-        _same_bits(zarr.open_array(store, mode="r")[...], ref)
-        _same_bits(da.from_zarr(store).compute(), ref)
+        same_bits(zarr.open_array(store, mode="r")[...], ref)
+        same_bits(da.from_zarr(store).compute(), ref)
 
     stack = str(tmp_path / "stack")
     da.to_npy_stack(stack, x, axis=0)
@@ -124,7 +119,7 @@ def test_distributed_compute_zarr_and_npy_stack(client, tmp_path, dtype):
     assert len(files) == 11
     got = np.concatenate([np.load(os.path.join(stack, f)) for f in
                           sorted(files, key=lambda f: int(f.split(".")[0]))])
-    _same_bits(got.view(ref.dtype), ref)
+    same_bits(got.view(ref.dtype), ref)
 
 
 @pytest.mark.parametrize("name,make", INITS, ids=[i[0] for i in INITS])
@@ -136,5 +131,5 @@ def test_file_memory_and_dask_agree(tmp_path, name, make, dtype):
     fastinit.save_npy(path, SHAPE, init, dtype, chunk_bytes=7 * ref.dtype.itemsize)
     from_file = np.load(path).view(ref.dtype)
     from_dask = fdask.from_initializer(init, SHAPE, chunks=(6, 5, 7), dtype=dtype).compute()
-    _same_bits(from_file, ref)
-    _same_bits(from_dask, from_file)
+    same_bits(from_file, ref)
+    same_bits(from_dask, from_file)

@@ -3,8 +3,6 @@ keep their mode, symlinks are written through (like np.save), anything else is r
 any work, and the temporary name fits NAME_MAX whatever the file's name."""
 
 import errno
-import glob
-import io
 import os
 import socket
 import stat
@@ -16,23 +14,14 @@ import fastinit
 from fastinit import _files
 from fastinit._files import TEMP_SUFFIX
 from fastinit.cli import main
+from tests.helpers import leftovers, npy_bytes
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink") or not hasattr(os, "mkfifo"),
                                 reason="needs POSIX symlinks and FIFOs")
 
 
-def _npy_bytes(arr):
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    return buf.getvalue()
-
-
-def _leftovers(directory):
-    return glob.glob(os.path.join(str(directory), "." + "*" + TEMP_SUFFIX))
-
-
-ZEROS = _npy_bytes(np.zeros(3, np.float32))
-ONES = _npy_bytes(np.ones(3, np.float32))
+ZEROS = npy_bytes(np.zeros(3, np.float32))
+ONES = npy_bytes(np.ones(3, np.float32))
 
 
 @pytest.fixture
@@ -80,7 +69,7 @@ def test_chain_of_relative_symlinks_across_directories(tmp_path, renames):
         assert (tmp_path / name).is_symlink()
     ((src, dst),) = renames
     assert dst == str(real) and os.path.dirname(src) == str(tmp_path / "data")
-    assert not _leftovers(tmp_path) and not _leftovers(tmp_path / "data")
+    assert not leftovers(tmp_path) and not leftovers(tmp_path / "data")
 
 
 def test_dangling_symlink_creates_its_target(tmp_path):
@@ -172,7 +161,7 @@ def test_special_files_are_refused_before_any_work(tmp_path, monkeypatch, make, 
         fastinit.save_npy(path, (64, 64), fastinit.Orthogonal(seed=1), allow_in_memory=True,
                           force=force)
     assert calls == []  # refused before computing anything
-    assert os.lstat(special).st_mode == mode and not _leftovers(tmp_path)
+    assert os.lstat(special).st_mode == mode and not leftovers(tmp_path)
 
 
 def test_directory_is_refused(tmp_path):

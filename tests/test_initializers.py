@@ -13,7 +13,7 @@ from scipy import stats
 import fastinit
 from fastinit import compute_fans
 from fastinit.initializers import TRUNCATED_NORMAL_STD
-from tests.conftest import as_f64
+from tests.helpers import as_f64
 
 ALL_CLASSES = [
     fastinit.Zeros, fastinit.Ones, fastinit.Constant, fastinit.RandomNormal,

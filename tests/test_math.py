@@ -7,6 +7,7 @@ import ml_dtypes
 import numpy as np
 
 from fastinit import _testing
+from tests.helpers import rounding_inputs
 
 
 def ulp_error(got, ref, dtype):
@@ -52,22 +53,8 @@ def test_sincos_on_the_reduced_range():
     assert np.abs(c32 - np.cos(t64)).max() < 1.2e-7
 
 
-def _rounding_inputs():
-    rng = np.random.default_rng(3)
-    bits = rng.integers(0, 2**32, 2_000_000, dtype=np.uint64).astype(np.uint32)
-    x = bits.view(np.float32)
-    x = x[np.isfinite(x)]
-    # Every float32 in the float16 range's interesting parts: halfway cases, subnormals, overflow.
-    edges = np.arange(0x33000000 - 4096, 0x38800000 + 4096, 7, dtype=np.uint32).view(np.float32)
-    top = np.arange(0x477FE000 - 65536, 0x47800000 + 4096, dtype=np.uint32).view(np.float32)
-    special = np.array([0.0, -0.0, np.inf, -np.inf, 65504, 65519.996, 65520, 2.0**-24,
-                        2.0**-25, 3 * 2.0**-26, 1.0 + 2.0**-11, 1.0 + 3 * 2.0**-11], np.float32)
-    x = np.concatenate([x, edges, -edges, top, -top, special, -special])
-    return x
-
-
 def test_float16_rounding_matches_numpy_bit_for_bit():
-    x = _rounding_inputs()
+    x = rounding_inputs(nans=False)
     got = np.empty(x.shape, np.uint16)
     _testing.round_f16(x, got)
     with np.errstate(over="ignore"):
@@ -76,7 +63,7 @@ def test_float16_rounding_matches_numpy_bit_for_bit():
 
 
 def test_bfloat16_rounding_matches_ml_dtypes_bit_for_bit():
-    x = _rounding_inputs()
+    x = rounding_inputs(nans=False)
     got = np.empty(x.shape, np.uint16)
     _testing.round_bf16(x, got)
     np.testing.assert_array_equal(got, x.astype(ml_dtypes.bfloat16).view(np.uint16))

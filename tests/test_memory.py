@@ -12,21 +12,12 @@ import sys
 
 import pytest
 
-CHILD = r"""
+from tests.helpers import PEAK_RSS_CODE, reset_peak_rss
+
+CHILD = PEAK_RSS_CODE + r"""
 import gc, json, sys
 import numpy as np
 import fastinit
-
-def status(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-def reset_peak():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
 
 inits = {
     "glorot_uniform": fastinit.GlorotUniform(seed=0),
@@ -44,14 +35,14 @@ for dtype in ("float32", "float64", "float16", "bfloat16"):
     for name, init in inits.items():
         init((8, 8), dtype=dtype)            # warm-up: lazy imports and caches
         gc.collect()
-        reset_peak()
-        base = status("VmRSS")
+        reset_peak_rss()
+        base = proc_status_bytes("VmRSS")
         a = init(shape, dtype=dtype)
-        new = status("VmHWM") - base - a.nbytes
-        reset_peak()
-        base = status("VmRSS")
+        new = proc_status_bytes("VmHWM") - base - a.nbytes
+        reset_peak_rss()
+        base = proc_status_bytes("VmRSS")
         init(shape, dtype=dtype, out=a)
-        out = status("VmHWM") - base
+        out = proc_status_bytes("VmHWM") - base
         results.append((name, dtype, a.nbytes, new, out))
         del a
         gc.collect()
@@ -59,16 +50,7 @@ json.dump(results, sys.stdout)
 """
 
 
-def _clear_refs_works():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not _clear_refs_works(),
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not reset_peak_rss(),
                     reason="needs Linux /proc/self/clear_refs to reset the peak RSS")
 def test_fill_peak_memory_is_output_plus_16_mib():
     res = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,

@@ -14,7 +14,7 @@ from scipy import stats
 import fastinit
 from fastinit import _orthogonal
 from fastinit._stream import Stream
-from tests.conftest import as_f64
+from tests.helpers import PEAK_RSS_CODE, as_f64
 
 
 def _ortho_err(q):
@@ -282,29 +282,21 @@ def test_empty_dimensions_give_empty_arrays():
 
 # ---- memory ----------------------------------------------------------------------------------
 
-_MEMORY_SCRIPT = textwrap.dedent("""
+_MEMORY_SCRIPT = PEAK_RSS_CODE + textwrap.dedent("""
     import resource, sys
     import numpy as np
     import fastinit
-
-    def status(key):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
 
     rows, cols, dtype = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     init = fastinit.Orthogonal(seed=0)
     init((rows // 4, cols // 2), dtype=dtype)      # warm up: BLAS buffers, OpenMP threads
     init((cols // 2, rows // 4), dtype=dtype)
-    before = status("VmRSS")
+    before = proc_status_bytes("VmRSS")
     # ru_maxrss of a fresh child starts at the parent's RSS (Linux keeps it across fork+exec),
     # so reset this process's high-water mark and read VmHWM; ru_maxrss is the fallback.
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        peak_of = lambda: status("VmHWM")
-    except OSError:
+    if reset_peak_rss():
+        peak_of = lambda: proc_status_bytes("VmHWM")
+    else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         if base > before:
             print("nan")

@@ -1,25 +1,21 @@
-"""save_npy / fill_chunked: bit identity with the in-memory result for every chunking, bounded
-memory, atomic replacement, and clean-up on interrupts and failures."""
+"""save_npy / fill_chunked: bit identity with the in-memory result for every chunking, atomic
+replacement, and clean-up on failures (interrupts and bounded memory, which need a child process,
+are in test_outofcore_processes.py)."""
 
 import errno
-import glob
-import io
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import textwrap
-import time
 
 import ml_dtypes
 import numpy as np
 import pytest
 
 import fastinit
-from fastinit import _chunks, _files
-from fastinit._files import TEMP_SUFFIX, WriteInterrupted
+from fastinit import _files
+from fastinit._files import WriteInterrupted
 from fastinit._regions import StreamSource, flat_pieces
+from tests.helpers import leftovers, npy_bytes, same_bits
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 
@@ -36,29 +32,13 @@ RANDOM = [
 CHUNK_ELEMS = [1, 3, 5, 7, 64, 1001, 4096]
 
 
-def _npy_bytes(arr):
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    return buf.getvalue()
-
-
-def _leftovers(directory):
-    return glob.glob(os.path.join(str(directory), "." + "*" + TEMP_SUFFIX))
-
-
-def _same_bits(a, b):
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    assert a.shape == b.shape and a.dtype.itemsize == b.dtype.itemsize
-    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-
-
 @pytest.mark.parametrize("name,make", RANDOM, ids=[r[0] for r in RANDOM])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64", "float16"])
 def test_save_npy_is_np_save_of_the_in_memory_result(tmp_path, name, make, dtype):
     init = make()
     shape = (33, 31)  # 1023 elements: not a multiple of any block size
     ref = init(shape, dtype)
-    expected = _npy_bytes(ref)
+    expected = npy_bytes(ref)
     dt = np.dtype(BF16 if dtype == "bfloat16" else dtype)
     for elems in CHUNK_ELEMS:
         path = tmp_path / f"{name}-{dtype}-{elems}.npy"
@@ -66,19 +46,19 @@ def test_save_npy_is_np_save_of_the_in_memory_result(tmp_path, name, make, dtype
         assert ret == str(path)
         assert path.read_bytes() == expected, elems
     loaded = np.load(path, mmap_mode="r")
-    _same_bits(loaded, ref)
-    assert not _leftovers(tmp_path)
+    same_bits(loaded.view(ref.dtype), ref)  # np.load reads bfloat16 as raw |V2
+    assert not leftovers(tmp_path)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_save_npy_by_name_and_seed(tmp_path, dtype):
     p = tmp_path / "a.npy"
     fastinit.save_npy(p, (40, 7, 3), "glorot_normal", dtype, seed=5, chunk_bytes=100)
-    _same_bits(np.load(p).view(np.dtype(dtype) if dtype != "bfloat16" else BF16),
+    same_bits(np.load(p).view(np.dtype(dtype) if dtype != "bfloat16" else BF16),
                fastinit.GlorotNormal(seed=5)((40, 7, 3), dtype))
     cfg = {"class_name": "VarianceScaling", "config": {"scale": 3.0, "mode": "fan_out"}}
     fastinit.save_npy(p, (64, 9), cfg, dtype, seed=2, force=True)
-    _same_bits(np.load(p).view(BF16 if dtype == "bfloat16" else dtype),
+    same_bits(np.load(p).view(BF16 if dtype == "bfloat16" else dtype),
                fastinit.VarianceScaling(3.0, "fan_out", seed=2)((64, 9), dtype))
     # An instance carries its own seed.
     with pytest.raises(ValueError, match="seed the instance"):
@@ -106,10 +86,10 @@ def test_non_random_initializers_chunk(tmp_path, init, shape, dtype):
     for elems in (1, 2, 5, 8, 13, 1000):
         p = tmp_path / "c.npy"
         fastinit.save_npy(p, shape, init, dtype, chunk_bytes=elems * dt.itemsize, force=True)
-        assert p.read_bytes() == _npy_bytes(ref)
+        assert p.read_bytes() == npy_bytes(ref)
         out = np.empty(shape, dt)
         fastinit.fill_chunked(out, init, chunk_elems=elems)
-        _same_bits(out, ref)
+        same_bits(out, ref)
 
 
 def test_orthogonal_needs_allow_in_memory(tmp_path):
@@ -118,10 +98,10 @@ def test_orthogonal_needs_allow_in_memory(tmp_path):
         fastinit.save_npy(p, (64, 32), fastinit.Orthogonal(seed=1))
     with pytest.raises(ValueError, match="allow_in_memory"):
         fastinit.fill_chunked(np.empty((8, 8)), "orthogonal")
-    assert not p.exists() and not _leftovers(tmp_path)
+    assert not p.exists() and not leftovers(tmp_path)
     fastinit.save_npy(p, (64, 32), fastinit.Orthogonal(seed=1), allow_in_memory=True,
                       chunk_bytes=100)
-    _same_bits(np.load(p), fastinit.Orthogonal(seed=1)((64, 32)))
+    same_bits(np.load(p), fastinit.Orthogonal(seed=1)((64, 32)))
     # A plain callable has no stream either.
     with pytest.raises(ValueError, match="no element stream"):
         fastinit.save_npy(tmp_path / "f.npy", (4,), lambda shape, dtype=None: np.ones(shape))
@@ -131,7 +111,7 @@ def test_zero_size_and_scalar_shapes(tmp_path):
     for shape in [(0,), (3, 0), ()]:
         p = tmp_path / f"z{len(shape)}.npy"
         fastinit.save_npy(p, shape, "random_uniform", seed=1)
-        assert p.read_bytes() == _npy_bytes(fastinit.RandomUniform(seed=1)(shape))
+        assert p.read_bytes() == npy_bytes(fastinit.RandomUniform(seed=1)(shape))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
@@ -143,27 +123,27 @@ def test_fill_chunked_ndarray_memmap_and_strided(tmp_path, dtype):
     for elems in CHUNK_ELEMS:
         out = np.empty(shape, dt)
         assert fastinit.fill_chunked(out, init, chunk_elems=elems) is out
-        _same_bits(out, ref)
+        same_bits(out, ref)
         f = np.empty(shape, dt, order="F")
         fastinit.fill_chunked(f, init, chunk_elems=elems)
-        _same_bits(f, ref)
+        same_bits(f, ref)
         big = np.zeros((23, 3, 40), dt)
         view = big[:, :, 5:22]  # not contiguous
         fastinit.fill_chunked(view, init, chunk_elems=elems)
-        _same_bits(view, ref)
+        same_bits(view, ref)
         assert not big[:, :, :5].view(np.uint8).any() and not big[:, :, 22:].view(np.uint8).any()
     path = tmp_path / "m.bin"
     mm = np.memmap(path, dtype=dt, mode="w+", shape=shape)
     fastinit.fill_chunked(mm, init, chunk_elems=7)
     mm.flush()
     del mm
-    _same_bits(np.fromfile(path, dtype=dt).reshape(shape), ref)
+    same_bits(np.fromfile(path, dtype=dt).reshape(shape), ref)
     # A memmap opened on an .npy file's data (np.lib.format.open_memmap).
     npy = tmp_path / "m.npy"
     mm = np.lib.format.open_memmap(npy, mode="w+", dtype=dt, shape=shape)
     fastinit.fill_chunked(mm, init, chunk_elems=1000, progress=False)
     del mm
-    _same_bits(np.load(npy).view(dt), ref)
+    same_bits(np.load(npy).view(dt), ref)
 
 
 def test_fill_chunked_non_native_byte_order():
@@ -212,7 +192,7 @@ def test_fill_block_any_block(dtype):
                 bounds = tuple(bounds)
                 out = np.empty([b - a for a, b in bounds], source.dtype)
                 source.fill_region(out, bounds)
-                _same_bits(out, ref[tuple(slice(a, b) for a, b in bounds)])
+                same_bits(out, ref[tuple(slice(a, b) for a, b in bounds)])
 
 
 def test_exists_needs_force(tmp_path):
@@ -309,189 +289,6 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError):
         fastinit.save_npy(tmp_path / "a.npy", (-3,), "random_normal")
     assert os.listdir(tmp_path) == []
-
-
-# ---- subprocesses: interrupts and memory --------------------------------------------------------
-
-_SLOW_WRITER = textwrap.dedent("""
-    import os, signal, sys, time
-    import fastinit
-    from fastinit import _chunks
-    real = _chunks.write_all
-    def slow(fd, buf):
-        time.sleep(0.05)
-        real(fd, buf)
-    _chunks.write_all = slow       # >= 3 s for the whole file: time to interrupt
-    try:
-        fastinit.save_npy(sys.argv[1], (64 * 2**20 // 4,), "random_uniform", seed=1,
-                          chunk_bytes=2**20)
-    except fastinit.WriteInterrupted as e:
-        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-        print("INTERRUPTED", e.signum, e, flush=True)
-        sys.exit(3)
-    print("FINISHED", flush=True)
-""")
-
-
-def _wait_for_temp(directory, proc, timeout=60):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if _leftovers(directory):
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.01)
-    return False
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_write_leaves_nothing(tmp_path, sig):
-    target = tmp_path / "big.npy"
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(target)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert _wait_for_temp(tmp_path, proc), proc.communicate()
-        time.sleep(0.2)
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 3, (out, err)
-    assert f"INTERRUPTED {int(sig)}" in out
-    assert "partial file was removed" in out
-    assert os.listdir(tmp_path) == []
-
-
-_DISPOSITION_WRITER = textwrap.dedent("""
-    import os, signal, sys, time
-    import fastinit
-    from fastinit import _chunks
-    real = _chunks.write_all
-    def slow(fd, buf):
-        time.sleep(0.05)
-        real(fd, buf)
-    _chunks.write_all = slow
-    mode = sys.argv[2]
-    calls = []
-    if mode == "ignore":
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    elif mode == "handler":
-        def handler(signum, frame):
-            calls.append(signum)
-        signal.signal(signal.SIGTERM, handler)
-    elif mode == "exit":
-        def handler(signum, frame):
-            sys.exit(7)
-        signal.signal(signal.SIGTERM, handler)
-    before = signal.getsignal(signal.SIGTERM)
-    fastinit.save_npy(sys.argv[1], (32 * 2**20 // 4,), "random_uniform", seed=1,
-                      chunk_bytes=2**20)
-    assert signal.getsignal(signal.SIGTERM) is before
-    print("FINISHED", len(calls), flush=True)
-""")
-
-
-@pytest.mark.parametrize("mode", ["ignore", "handler", "exit"])
-def test_sigterm_disposition_of_the_caller_is_kept(tmp_path, mode):
-    """save_npy replaces only a default SIGTERM: an ignored SIGTERM stays ignored (the write
-    finishes), a handler of the caller's is called and the write goes on, a handler that exits
-    still gets the temporary file removed."""
-    target = tmp_path / "t.npy"
-    proc = subprocess.Popen([sys.executable, "-c", _DISPOSITION_WRITER, str(target), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert _wait_for_temp(tmp_path, proc), proc.communicate()
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    if mode == "exit":
-        assert proc.returncode == 7, (out, err)
-        assert os.listdir(tmp_path) == []
-        return
-    assert proc.returncode == 0, (out, err)
-    assert out.split() == ["FINISHED", "0" if mode == "ignore" else "1"]
-    assert os.listdir(tmp_path) == ["t.npy"]
-    n = 32 * 2**20 // 4
-    assert target.read_bytes() == _npy_bytes(fastinit.RandomUniform(seed=1)((n,)))
-
-
-def _run_fresh(code):
-    """Run `code` in a Python child started through /bin/sh.
-
-    On Linux a process's ru_maxrss survives execve: a child spawned straight from this (possibly
-    large) pytest process would report the parent's peak.  A child forked by a small shell starts
-    from the shell's peak instead, so its ru_maxrss measures its own memory."""
-    return subprocess.run(["/bin/sh", "-c", '"$0" -c "$1"; exit $?', sys.executable, code],
-                          capture_output=True, text=True, timeout=600)
-
-
-def _free_bytes(path):
-    return shutil.disk_usage(path).free
-
-
-@pytest.mark.slow
-def test_4gib_file_in_bounded_memory(tmp_path):
-    """A 4 GiB file with peak RSS <= 256 MiB (measured in the child), spot-checked values."""
-    if _free_bytes(tmp_path) < 10 * 2**30:
-        pytest.skip(f"needs 10 GiB free in {tmp_path}, {_free_bytes(tmp_path) / 2**30:.1f} free")
-    target = tmp_path / "huge.npy"
-    n = 2**30  # float32: 4 GiB
-    code = textwrap.dedent(f"""
-        import resource, sys, time
-        import fastinit
-        t = time.perf_counter()
-        fastinit.save_npy({str(target)!r}, ({n},), "random_uniform", seed=7)
-        dt = time.perf_counter() - t
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, dt)
-    """)
-    try:
-        res = _run_fresh(code)
-        assert res.returncode == 0, res.stderr
-        maxrss_kib, secs = res.stdout.split()
-        peak_mib = int(maxrss_kib) / 1024
-        assert peak_mib <= 256, f"peak RSS {peak_mib:.0f} MiB"
-        arr = np.load(target, mmap_mode="r")
-        assert arr.shape == (n,) and arr.dtype == np.float32
-        stream = fastinit.RandomUniform(seed=7).stream((n,))
-        for start in (0, 12345, 2**28 - 3, n - 1000):
-            ref = stream.fill(np.empty(1000, np.float32), start)
-            np.testing.assert_array_equal(arr[start:start + 1000], ref)
-        del arr
-    finally:
-        target.unlink(missing_ok=True)
-    assert os.listdir(tmp_path) == []
-
-
-@pytest.mark.slow
-def test_fill_chunked_memmap_bounded_rss(tmp_path):
-    """Filling a 1 GiB np.memmap keeps the written pages out of the resident set."""
-    if _free_bytes(tmp_path) < 4 * 2**30:
-        pytest.skip("needs 4 GiB free")
-    target = tmp_path / "mm.npy"
-    code = textwrap.dedent(f"""
-        import resource
-        import numpy as np, fastinit
-        mm = np.lib.format.open_memmap({str(target)!r}, mode="w+", dtype=np.float32,
-                                       shape=(2**18, 1024))
-        fastinit.fill_chunked(mm, "glorot_uniform", seed=3, chunk_elems=2**22)
-        mm.flush()
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    """)
-    try:
-        res = _run_fresh(code)
-        assert res.returncode == 0, res.stderr
-        assert int(res.stdout) / 1024 <= 256
-        arr = np.load(target, mmap_mode="r")
-        ref = fastinit.GlorotUniform(seed=3).stream((2**18, 1024)).fill(
-            np.empty((100, 1024), np.float32), start=2**17 * 1024)
-        np.testing.assert_array_equal(arr[2**17:2**17 + 100], ref)
-        del arr
-    finally:
-        target.unlink(missing_ok=True)
 
 
 def test_write_interrupted_signum_is_a_plain_int():

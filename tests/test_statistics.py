@@ -10,7 +10,7 @@ from scipy import stats
 import fastinit
 from fastinit import Stream
 from fastinit._stream import TN_EXP, TN_EXP_NEG, TN_NORMAL, TN_UNIFORM, truncnorm_plan
-from tests.conftest import FLOAT_DTYPES, as_f64, dtype_of
+from tests.helpers import FLOAT_DTYPES, as_f64, dtype_of
 
 SEEDS = [0, 1, 2, 3, 4]
 N = 200_000

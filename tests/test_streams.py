@@ -10,7 +10,7 @@ import pytest
 
 import fastinit
 from fastinit import Stream, fill_stream
-from tests.conftest import FLOAT_DTYPES, dtype_of
+from tests.helpers import FLOAT_DTYPES, dtype_of
 
 PARAMS = {
     "uniform": ("uniform", dict(low=-0.5, high=2.0)),

@@ -1,22 +1,16 @@
 """asv suites: large fills (time and peak memory), per-call overhead on small shapes, Orthogonal.
 
-Every initializer is seeded: a stream's cost does not depend on the seed, and fixed seeds keep
-runs comparable across commits.
+Every initializer is seeded (see _helpers.FILLS): a stream's cost does not depend on the seed,
+and fixed seeds keep runs comparable across commits.
 """
-
-import math
 
 import numpy as np
 
 import fastinit
 
-# stddev 1 for the bare normal families, so their results read as "one standard normal draw".
-INITIALIZERS = {
-    "glorot_uniform": fastinit.GlorotUniform(seed=0),
-    "random_normal": fastinit.RandomNormal(mean=0.0, stddev=1.0, seed=0),
-    "truncated_normal": fastinit.TruncatedNormal(mean=0.0, stddev=1.0, seed=0),
-    "he_normal": fastinit.HeNormal(seed=0),
-}
+from ._helpers import FILLS, ORTHOGONAL_QUICK_SHAPES, WARMUP_SHAPE, kernel_shape
+
+INITIALIZERS = {key: getattr(fastinit, name)(**kwargs) for key, (name, kwargs) in FILLS.items()}
 
 
 class _FillCase:
@@ -38,14 +32,12 @@ class _FillCase:
     timeout = 300
 
     def setup(self, size, dtype, threads, initializer):
-        side = math.isqrt(size)
-        self.shape = (side, side)
+        self.shape = kernel_shape(size)
         self.init = INITIALIZERS[initializer]
         fastinit.set_num_threads(threads)
         # One-time costs (lazy imports, starting the OpenMP threads) belong here, not in the
-        # first measured call, which is the only one under --quick and in peakmem_*.  256x256
-        # is large enough to take the parallel path and too small to matter to peak memory.
-        self.init((256, 256), dtype)
+        # first measured call, which is the only one under --quick and in peakmem_*.
+        self.init(WARMUP_SHAPE, dtype)
 
     def teardown(self, size, dtype, threads, initializer):
         fastinit.set_num_threads(None)
@@ -101,7 +93,7 @@ class SmallShapes:
 class Orthogonal:
     """QR of a Gaussian matrix: BLAS/LAPACK-bound, fastinit's own share is the normal fill."""
 
-    params = (["float32", "float64"], [(256, 256), (1024, 1024), (4096, 256)])
+    params = (["float32", "float64"], ORTHOGONAL_QUICK_SHAPES)
     param_names = ["dtype", "shape"]
     timeout = 120
 
