@@ -282,7 +282,10 @@ class Stream:
             if abs(mean) > dmax:
                 raise self._out_of_range("mean", dtype, "is outside the range of")
             if not fits(stddev, ct) or abs(mean) + _Z_MAX[ct] * stddev > dmax:
-                raise self._out_of_range("stddev", dtype)
+                err = self._out_of_range("stddev", dtype)
+                if mean:  # both make the values: name both
+                    err.params = ("mean", "stddev")
+                raise err
             # The clamp never binds (the check above bounds |mean + stddev z|); it is a guard.
             return mean, stddev, -dmax, dmax, False
         low, high = p["low"], p["high"]

@@ -352,6 +352,15 @@ def check_allocatable(shape: Shape, dtype: np.dtype[Any], argname: str = "shape"
     Regions and files have no such limit."""
     nbytes = math.prod(shape) * dtype.itemsize
     limit = _MAX_INTP if _MEMORY_LIMIT is None else min(_MAX_INTP, _MEMORY_LIMIT)
+    # numpy refuses a shape whose nonzero dimensions span more bytes than it addresses, even
+    # when another dimension is 0
+    span = math.prod(d for d in shape if d) * dtype.itemsize
+    if span > _MAX_INTP:
+        raise ValueError(
+            f"Argument `{argname}` spans {span} bytes of {dtype.name} along its nonzero "
+            f"dimensions, more than numpy can address, even for an empty array. "
+            f"Received: {argname}={shape!r}"
+        )
     if nbytes > limit:
         raise ValueError(
             f"Argument `{argname}` describes an array of {nbytes} bytes ({fmt_bytes(nbytes)}) "
