@@ -20,7 +20,7 @@ def pytest_configure(config):
     root = os.path.realpath(os.environ["FASTINIT_SANITIZE_ROOT"])
     where = os.path.realpath(fastinit.__file__)
     if not where.startswith(root + os.sep):
-        raise pytest.UsageError(f"fastinit imported from {where}, not from the sanitizer build in {root}")
+        raise pytest.UsageError(f"fastinit imported from {where}, not from the sanitizer build")
     if not openmp_enabled():
         raise pytest.UsageError("the sanitizer build of fastinit has no OpenMP")
     config._fastinit_sanitize = (
