@@ -117,7 +117,15 @@ def truncnorm_plan(za: float, zb: float) -> tuple[int, float, float, int, float]
         log_acc = log_p + 0.5 * _LOG_2PI + math.log(alpha) + alpha * t - 0.5 * alpha * alpha
         candidates.append((log_acc, TN_EXP if za >= 0.0 else TN_EXP_NEG, alpha))
     log_acc, method, alpha = max(candidates, key=lambda c: (c[0], -c[1]))
-    acc = min(1.0, math.exp(log_acc))
+    acc = min(1.0, math.exp(log_acc)) if math.isfinite(log_acc) else 0.0
+    if not acc > 0.0:
+        # Only for tails millions of sigma out, where float64 cannot resolve the tail masses
+        # (|log P| ~ z^2 / 2 loses every digit of the acceptance).
+        raise ValueError(
+            "Arguments `low` and `high` put the truncation interval too far in the tail to "
+            f"sample in float64. Received: low and high at {za!r} and {zb!r} standard "
+            "deviations from the mean"
+        )
     if acc >= 1.0:
         attempts = 1
     else:

@@ -849,7 +849,7 @@ def cast_reason(value, dt):
             if isinstance(e, bool):
                 continue
             if not isinstance(e, int):  # a float, or a longdouble (tolist keeps those)
-                e = math.trunc(e)
+                e = int(e)              # truncates toward zero, longdouble included
             if not info.min <= e <= info.max:
                 return f"{e!r} not representable in {dt.name}", None
     return None, cast
