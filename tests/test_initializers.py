@@ -5,6 +5,8 @@ import inspect
 import json
 import math
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -425,3 +427,13 @@ def test_seed_sequence_maps_to_the_documented_int_not_to_its_entropy():
     assert fastinit.GlorotUniform(seed=np.random.SeedSequence(5)).seed == w0 | (w1 << 32)
     assert a.tobytes() == fastinit.GlorotUniform(seed=w0 | (w1 << 32))((16, 16)).tobytes()
     assert a.tobytes() != fastinit.GlorotUniform(seed=5)((16, 16)).tobytes()
+
+
+def test_import_fastinit_stays_light():
+    # scipy.linalg (~0.5 s) loads with the first Orthogonal; no framework ever loads with fastinit
+    code = ("import sys, fastinit; "
+            "print(sorted(m for m in ('scipy.linalg', 'torch', 'jax', 'keras', 'dask') "
+            "if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fastinit._orthogonal import check_lapack_limits, orthogonal_matrix
 from fastinit._regions import Source
 from fastinit._typing import SeedLike, Shape, ShapeLike
 from fastinit._validation import check_allocatable, check_finite, float_max
@@ -55,6 +54,8 @@ class Orthogonal(RandomInitializer):
         cols = shape[-1]
         # Q is formed directly in `out` (a C-contiguous reshape is a view): no second matrix.
         flat_out = None if out is None else out.reshape(rows, cols)
+        from fastinit._orthogonal import orthogonal_matrix  # scipy.linalg: see _check
+
         q = orthogonal_matrix(rows, cols, self.seed, self.gain, dt, out=flat_out)
         return q.reshape(shape) if out is None else out
 
@@ -64,6 +65,10 @@ class Orthogonal(RandomInitializer):
                 "The tensor to initialize must be at least two-dimensional. "
                 f"Received: shape={shape} of rank {len(shape)}."
             )
+        # Imported here, not at module level: fastinit._orthogonal loads scipy.linalg (~0.5 s),
+        # which `import fastinit` should not pay for.
+        from fastinit._orthogonal import check_lapack_limits
+
         rows, cols = math.prod(shape[:-1]), shape[-1]
         check_lapack_limits(max(rows, cols), min(rows, cols))
         # |Q_ij| <= 1 up to rounding, so gain * Q stays finite when gain leaves that margin
