@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast, overload
 import numpy as np
 import numpy.typing as npt
 
-from fastinit.initializers import ALL_OBJECTS_DICT, Initializer, RandomInitializer
+from fastinit.initializers import ALL_OBJECTS_DICT, Initializer
 from fastinit._typing import SeedLike, ShapeLike
 from fastinit._validation import check_shape
 
@@ -137,7 +137,7 @@ def resolve_initializer(initializer: Callable[..., Any] | str | dict[str, Any],
         cfg = dict(initializer.get("config") or {})
         # (a missing or non-str name finds nothing)
         cls = ALL_OBJECTS_DICT.get(cast(str, initializer.get("class_name")))
-        if isinstance(cls, type) and issubclass(cls, RandomInitializer):
+        if isinstance(cls, type) and "seed" in inspect.signature(cls).parameters:
             cfg["seed"] = seed
         initializer["config"] = cfg
     elif seed is not None:

@@ -153,7 +153,7 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
     from fastinit._files import resolve_target
     from fastinit._npy import write_npy
     from fastinit._registry import resolve_initializer
-    from fastinit.initializers import RandomInitializer, source_of
+    from fastinit.initializers import source_of
 
     if not args.path:
         raise _UsageError("the output path is empty")
@@ -193,7 +193,8 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
     nbytes = source.size * dt.itemsize
     secs = time.perf_counter() - t0
     rate = nbytes / secs / 1e9 if secs > 0 else math.inf
-    seed = f" seed={init.seed}" if isinstance(init, RandomInitializer) else ""
+    drawn = getattr(init, "seed", None)  # the seed a random initializer drew or was given
+    seed = f" seed={drawn}" if drawn is not None else ""
     lines = [
         f"wrote {args.path}",
         f"  initializer  {args.init}{seed} {kwargs if kwargs else ''}".rstrip(),
