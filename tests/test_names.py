@@ -47,13 +47,18 @@ def test_seed_for_name_in_a_subprocess_is_the_same():
     out = subprocess.run(
         [sys.executable, "-c", "import fastinit;print(fastinit.seed_for_name(0, 'wte.weight'))"],
         capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"} | _env(),
+        cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]),
     ).stdout
     assert int(out) == 15545160261184364859
 
 
 def _env():
     import os
-    return {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    import pathlib
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    root = str(pathlib.Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env
 
 
 @pytest.mark.parametrize("dist,params", [

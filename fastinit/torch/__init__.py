@@ -23,8 +23,7 @@ INSTALL_HINT = f'fastinit.torch needs PyTorch: pip install "{DISTRIBUTION_NAME}[
 try:
     import torch as _torch  # noqa: F401
 except ImportError as _e:
-    if getattr(_e, "name", None) == "torch" or "torch" in str(_e).split("'")[1:2] or (
-            "halted" in str(_e)):
+    if getattr(_e, "name", None) == "torch":   # not installed (or blocked in sys.modules)
         raise ImportError(INSTALL_HINT) from None
     raise ImportError(f"{INSTALL_HINT} (importing torch failed: {_e})") from _e
 

@@ -34,6 +34,10 @@ class Rule:
 
     def __init__(self, fn, /, **kwargs):
         name = _function_name(fn)
+        if name is None and isinstance(fn, str):
+            raise ValueError(
+                f"Unknown torch.nn.init function {fn!r}; expected one of {sorted(FUNCTIONS)}"
+            )
         if name is None:
             raise TypeError(
                 "A Rule takes the name of a torch.nn.init function (e.g. 'trunc_normal_') or "
@@ -330,6 +334,12 @@ def materialize(module, seed, rules=None, *, strict=True):
     seed = check_seed(seed)
     matchers = _matchers(rules)
     entries = list(_collect(module).values())
+    for e in entries:
+        if _is_lazy(e.tensor):
+            raise ValueError(
+                f"{e.names[0]!r} is an uninitialized lazy parameter: run a forward pass (or "
+                "give the lazy module its input shape) before materializing."
+            )
 
     defaults = {}
     for mod_name, mod in module.named_modules():
@@ -341,11 +351,6 @@ def materialize(module, seed, rules=None, *, strict=True):
 
     uncovered = []
     for e in entries:
-        if _is_lazy(e.tensor):
-            raise ValueError(
-                f"{e.names[0]!r} is an uninitialized lazy parameter: run a forward pass (or "
-                "give the lazy module its input shape) before materializing."
-            )
         e.rule = next((r for match, r, _ in matchers if any(match(n) for n in e.names)), None)
         if e.rule is None:
             e.rule = next((defaults[n] for n in e.names if n in defaults), None)
