@@ -169,22 +169,25 @@ class SparseSpec(Spec):
     """sparse_: N(0, std) values, then in each column `num_zeros` rows set to zero.
 
     Unlike torch's (whose zero rows come from the global RNG, even with `generator=`), the zero
-    rows come from the seed too: column c's zero rows are the `num_zeros` smallest of the float64
-    keys ``K[:, c]``, where K is ``StreamInitializer("uniform", seed=seed_for_name(seed,
-    "sparse_ zero rows"), low=0, high=1)`` over the global (rows, cols) shape (ties, of
-    probability ~rows^2 2^-54, go to the lower row).  So a column's zeros are a uniformly random
-    subset of its rows, and any piece of the tensor is computed alone.
+    rows come from the seed too.  Column c's zero rows are the `num_zeros` smallest of the keys
+    ``K[:, c]`` (ties, which float32 keys make possible, go to the lower row), where K is
+    ``StreamInitializer("uniform", seed=seed_for_name(seed, "sparse_ zero rows"), low=0,
+    high=1)`` in float32 over the global (rows, cols) shape.  So each column's zeros are a
+    uniformly random subset of its rows, and any piece of the tensor is computed alone.
 
-    The selection is exact and needs no sort of the column: keys below a low threshold are zero
-    rows for sure, keys in a narrow band around the `num_zeros / rows` quantile are sorted, and
-    the rare column whose counts fall outside the band (probability < 1e-11) is redone with a
-    full stable argsort.  Memory: a few MiB of keys at a time, whatever the shape.
+    The selection is exact and sorts almost nothing: keys below a low threshold are zero rows
+    for sure, keys in a narrow band around the `num_zeros / rows` quantile are sorted, and a
+    column whose counts fall outside the band (probability about 7e-6 per column) is redone
+    with a stable argsort of all its keys.  Memory: about 8 MiB of keys, 2 MiB of masks and
+    9 MiB of band indices at a time, whatever the shape.
     """
 
     random = True
     KEY_NAME = "sparse_ zero rows"
-    BLOCK_BYTES = 4 << 20
-    Z = 7.0  # band half-width in binomial standard deviations
+    BLOCK_ELEMENTS = 2 << 20   # float32 keys per block (8 MiB)
+    MAX_WIDTH = 1 << 15        # columns per pass (15 bits in the packed sort key)
+    MAX_BAND = 1 << 18         # band entries per pass (~9 MiB with the sort)
+    Z = 4.5                    # band half-width in binomial standard deviations
 
     def __init__(self, rows, num_zeros, std):
         self.values = normal_spec(0.0, std)
@@ -202,74 +205,84 @@ class SparseSpec(Spec):
         if k <= 0 or r1 <= r0 or c1 <= c0:
             return
         if k >= rows:
-            tensor.zero_()
+            arr[...] = 0
             return
         keys_init = self._keys(seed)
         q = k / rows
         sd = math.sqrt(q * (1.0 - q) / rows)
-        thresholds = (q - self.Z * sd - 1e-12, q + self.Z * sd + 1e-12)
-        # columns per pass: bounds the band (about 2 Z sd rows entries a column) to ~2**18
+        thresholds = (np.float32(max(0.0, q - self.Z * sd)), np.float32(min(1.0, q + self.Z * sd)))
+        # columns per pass: bounds the band (about 2 Z sd rows entries a column)
         band_per_col = 2.0 * self.Z * sd * rows + 2.0
-        width = int(max(1, min(c1 - c0, 2**18 // band_per_col)))
+        width = int(max(1, min(c1 - c0, self.MAX_WIDTH, self.MAX_BAND // band_per_col)))
+        flat = arr.reshape(-1)
         for w0 in range(c0, c1, width):
-            w1 = min(c1, w0 + width)
-            self._columns(tensor, arr, global_shape, bounds, seed, keys_init, thresholds,
-                          w0, w1)
+            self._columns(flat, arr, global_shape, bounds, seed, keys_init, thresholds, w0,
+                          min(c1, w0 + width))
 
-    def _columns(self, tensor, arr, global_shape, bounds, seed, keys_init, thresholds, w0, w1):
-        """Zero rows of global columns [w0, w1) that fall inside the piece."""
-        (r0, r1), (c0, _) = bounds
+    def _columns(self, flat, arr, global_shape, bounds, seed, keys_init, thresholds, w0, w1):
+        """Zero the zero rows of global columns [w0, w1) that fall inside the piece."""
+        (r0, r1), (c0, c1) = bounds
         rows, k = self.rows, self.k
         lo_t, hi_t = thresholds
         ncols = w1 - w0
-        below = torch.zeros(ncols, dtype=torch.int64)
+        zero_view = arr.view(np.int16) if arr.dtype.itemsize == 2 else arr  # +0.0 is all zeros
+        below = np.zeros(ncols, np.int64)
         band_r, band_c, band_k = [], [], []
-        block = max(1, self.BLOCK_BYTES // (8 * ncols))
+        block = max(1, self.BLOCK_ELEMENTS // ncols)
         for b0 in range(0, rows, block):
             b1 = min(rows, b0 + block)
-            keys = torch.from_numpy(keys_init.region(
-                global_shape, (slice(b0, b1), slice(w0, w1)), "float64"))
-            low_mask = keys < lo_t
-            below += low_mask.sum(0)
-            # rows of this block inside the piece: zero them now (zeros whatever the band
-            # decides, unless the column fails and is redone below)
+            keys = keys_init.region(global_shape, (slice(b0, b1), slice(w0, w1)), "float32")
+            low = keys < lo_t
+            below += np.add.reduce(low.view(np.uint8), axis=0, dtype=np.int32)
+            # zero rows for sure (unless the column fails, and is redone below)
             i0, i1 = max(b0, r0), min(b1, r1)
             if i1 > i0:
-                tensor[i0 - r0:i1 - r0, w0 - c0:w1 - c0].masked_fill_(
-                    low_mask[i0 - b0:i1 - b0], 0)
-            in_band = (~low_mask) & (keys < hi_t)
-            rr, cc = torch.nonzero(in_band, as_tuple=True)
-            if len(rr):
-                band_k.append(keys[rr, cc])
+                np.copyto(zero_view[i0 - r0:i1 - r0, w0 - c0:w1 - c0], 0,
+                          where=low[i0 - b0:i1 - b0])
+            f = np.flatnonzero(np.logical_xor(keys < hi_t, low, out=low))
+            if len(f):
+                band_k.append(keys.reshape(-1)[f])
+                rr, cc = np.divmod(f, ncols)
                 band_r.append(rr + b0)
                 band_c.append(cc)
         need = k - below                         # zeros each column still takes from its band
         if band_r:
-            br, bc, bk = torch.cat(band_r), torch.cat(band_c), torch.cat(band_k)
+            br, bc, bk = np.concatenate(band_r), np.concatenate(band_c), np.concatenate(band_k)
         else:
-            br = bc = torch.zeros(0, dtype=torch.int64)
-            bk = torch.zeros(0, dtype=torch.float64)
-        # sort the band by (column, key, row): stable sorts, least significant key first
-        order = torch.argsort(br, stable=True)
-        order = order[torch.argsort(bk[order], stable=True)]
-        order = order[torch.argsort(bc[order], stable=True)]
-        br, bc = br[order], bc[order]
-        count = torch.bincount(bc, minlength=ncols)
-        start = torch.cumsum(count, 0) - count
-        rank = torch.arange(len(bc)) - start[bc]
+            br = bc = np.zeros(0, np.int64)
+            bk = np.zeros(0, np.float32)
+        br, bc = _sort_band(br, bc, bk, rows)
+        count = np.bincount(bc, minlength=ncols)
+        start = np.cumsum(count) - count
+        rank = np.arange(len(bc)) - start[bc]
         failed = (need < 0) | (need > count)
         pick = (rank < need[bc]) & ~failed[bc] & (br >= r0) & (br < r1)
-        tensor[br[pick] - r0, bc[pick] + (w0 - c0)] = 0
-        for c in torch.nonzero(failed).flatten().tolist():
+        flat[(br[pick] - r0) * (c1 - c0) + (bc[pick] + (w0 - c0))] = 0
+        for c in np.flatnonzero(failed).tolist():
             self._redo_column(arr, global_shape, bounds, seed, keys_init, w0 + c)
 
     def _redo_column(self, arr, global_shape, bounds, seed, keys_init, c):
         """The exact rule for global column c: a stable argsort of all its keys."""
         (r0, r1), (c0, _) = bounds
-        keys = keys_init.region(global_shape, (slice(None), slice(c, c + 1)), "float64").ravel()
+        keys = keys_init.region(global_shape, (slice(None), slice(c, c + 1)), "float32").ravel()
         zero_rows = np.argsort(keys, kind="stable")[:self.k]
         col = np.empty((r1 - r0, 1), arr.dtype)
         self.values.fill_numpy(None, col, global_shape, ((r0, r1), (c, c + 1)), seed)
         inside = zero_rows[(zero_rows >= r0) & (zero_rows < r1)] - r0
         col[inside, 0] = 0
         arr[:, c - c0] = col[:, 0]
+
+
+def _sort_band(br, bc, bk, rows):
+    """(rows, columns) of the band in (column, key, row) order.
+
+    float32 uniform keys in [0, 1) are multiples of 2**-24, so (column, key, row) packs into
+    one int64 when rows < 2**24 (columns < 2**15): one sort.  Otherwise two stable sorts (the
+    band arrives in row order)."""
+    if rows < (1 << 24):
+        key24 = (bk * np.float32(1 << 24)).astype(np.int64)
+        packed = np.sort((bc << 48) | (key24 << 24) | br)
+        return packed & ((1 << 24) - 1), packed >> 48
+    order = np.argsort(bk, kind="stable")
+    order = order[np.argsort(bc[order], kind="stable")]
+    return br[order], bc[order]
