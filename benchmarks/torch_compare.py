@@ -16,9 +16,10 @@ counts its parent's pages).
 Model: a 1.3B-parameter GPT-style skeleton (Embedding 50257 x 2048 tied to the lm_head, learned
 positions, 24 blocks of LayerNorm + Linear qkv / proj + MLP 4d) built with 2 threads, each
 repeat in a fresh process: stock construction, construction under fastinit.torch.patch(), and
-meta construction + fastinit.torch.materialize; stock torch is also run with
-THP_MEM_ALLOC_ENABLE=1 (torch's own switch for huge pages), since fastinit.torch advises huge
-pages for the large tensors it fills.
+meta construction + fastinit.torch.materialize.  Also: stock torch with THP_MEM_ALLOC_ENABLE=1
+(torch's own huge-page switch), materialize with FASTINIT_TORCH_HUGEPAGES=1 (fastinit's opt-in
+huge-page advice), and the first-touch floor: meta construction, then every tensor allocated and
+written once with zeros (torch.empty_like + zero_), which no initializer can beat.
 """
 
 import argparse
@@ -237,10 +238,21 @@ def model_child(mode, vocab, d, layers, context, threads):
         torch.manual_seed(0)
         with ft.patch():
             model = GPT(vocab, d, layers, context)
-    elif mode == "materialize":
+    elif mode in ("materialize", "materialize-thp"):
         with torch.device("meta"):
             model = GPT(vocab, d, layers, context)
         ft.materialize(model, 0)
+    elif mode == "floor":
+        with torch.device("meta"):
+            model = GPT(vocab, d, layers, context)
+        for mod in model.modules():
+            for n, p in list(mod.named_parameters(recurse=False)):
+                if p.is_meta:
+                    new = torch.nn.Parameter(torch.empty_like(p, device="cpu").zero_())
+                    for m2 in model.modules():   # keep ties: replace every binding
+                        for n2, p2 in list(m2.named_parameters(recurse=False)):
+                            if p2 is p:
+                                setattr(m2, n2, new)
     else:
         raise ValueError(mode)
     elapsed = time.perf_counter() - t0
@@ -252,7 +264,8 @@ def model_child(mode, vocab, d, layers, context, threads):
 
 
 MODES = [("stock", {}), ("stock-thp", {"THP_MEM_ALLOC_ENABLE": "1"}), ("patch", {}),
-         ("materialize", {})]
+         ("materialize", {}), ("materialize-thp", {"FASTINIT_TORCH_HUGEPAGES": "1"}),
+         ("floor", {})]
 
 
 def model_table(cfg, threads, repeats):
@@ -275,7 +288,9 @@ def model_table(cfg, threads, repeats):
         summary[mode] = (s, peak, above)
         label = {"stock": "stock torch", "stock-thp": "stock torch, THP_MEM_ALLOC_ENABLE=1",
                  "patch": "fastinit.torch.patch()",
-                 "materialize": "meta + fastinit.torch.materialize"}[mode]
+                 "materialize": "meta + fastinit.torch.materialize",
+                 "materialize-thp": "meta + materialize, FASTINIT_TORCH_HUGEPAGES=1",
+                 "floor": "floor: meta, then empty_like + zero_ per tensor"}[mode]
         print(f"| {label} | {s:.2f} | {stock / s:.1f}x | {peak:.0f} | {above:.0f} |")
     print("\nall runs (s):", {m: [round(r["seconds"], 2) for r in v] for m, v in results.items()})
     return summary
