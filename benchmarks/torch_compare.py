@@ -300,6 +300,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--functions", default=",".join(CALLS))
+    ap.add_argument("--sizes", default=",".join(SIZES), help=f"among {list(SIZES)}")
     ap.add_argument("--no-functions", action="store_true")
     ap.add_argument("--no-model", action="store_true")
     ap.add_argument("--no-rss", action="store_true")
@@ -323,7 +324,7 @@ def main():
     print(f"torch {torch.__version__}, fastinit {fastinit.__version__}, {a.threads} threads, "
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()}")
     if not a.no_functions:
-        sizes = QUICK_SIZES if a.quick else SIZES
+        sizes = QUICK_SIZES if a.quick else {k: SIZES[k] for k in a.sizes.split(",")}
         print("\nIn-place fills of an existing tensor; ms, medians of interleaved calls; "
               "peak RSS above the output in MiB (fresh process per cell)\n")
         print("| function | dtype | size | fastinit ms | torch ms | speed-up | "

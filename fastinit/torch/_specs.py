@@ -108,14 +108,17 @@ def _set_ones(local, bounds, points):
 
 
 class EyeSpec(Spec):
-    """torch.eye on a 2-D global shape (ones on the main diagonal, rectangular allowed)."""
+    """torch.eye on a 2-D global shape (ones on the main diagonal, rectangular allowed).
+
+    In a piece starting at global (r0, c0) the global diagonal is the local diagonal of offset
+    r0 - c0, so a shard needs no index arrays."""
 
     torch_native = True
 
     def fill_torch(self, local, global_shape, bounds, seed):
-        (r0, r1), (c0, c1) = bounds
-        d = np.arange(max(r0, c0), min(r1, c1), dtype=np.int64)
-        _set_ones(local, bounds, np.stack([d, d], axis=1))
+        (r0, _), (c0, _) = bounds
+        local.zero_()
+        local.diagonal(r0 - c0).fill_(1)
 
 
 class DiracSpec(Spec):
@@ -178,15 +181,15 @@ class SparseSpec(Spec):
     The selection is exact and sorts almost nothing: keys below a low threshold are zero rows
     for sure, keys in a narrow band around the `num_zeros / rows` quantile are sorted, and a
     column whose counts fall outside the band (probability about 7e-6 per column) is redone
-    with a stable argsort of all its keys.  Memory: about 8 MiB of keys, 2 MiB of masks and
-    9 MiB of band indices at a time, whatever the shape.
+    with a stable argsort of all its keys.  Memory: 2 MiB of keys, 1 MiB of masks and about
+    3 MiB of band indices at a time (under 10 MiB at peak), whatever the shape.
     """
 
     random = True
     KEY_NAME = "sparse_ zero rows"
-    BLOCK_ELEMENTS = 2 << 20   # float32 keys per block (8 MiB)
+    BLOCK_ELEMENTS = 1 << 19   # float32 keys per block (2 MiB, and two 0.5 MiB masks)
     MAX_WIDTH = 1 << 15        # columns per pass (15 bits in the packed sort key)
-    MAX_BAND = 1 << 18         # band entries per pass (~9 MiB with the sort)
+    MAX_BAND = 1 << 16         # band entries per pass (~3 MiB with the sort)
     Z = 4.5                    # band half-width in binomial standard deviations
 
     def __init__(self, rows, num_zeros, std):
@@ -229,22 +232,32 @@ class SparseSpec(Spec):
         below = np.zeros(ncols, np.int64)
         band_r, band_c, band_k = [], [], []
         block = max(1, self.BLOCK_ELEMENTS // ncols)
+        # one buffer of each kind for every block: no second block alive while the next fills
+        keys_buf = np.empty(block * ncols, np.float32)
+        low_buf = np.empty(block * ncols, np.bool_)
+        tmp_buf = np.empty(block * ncols, np.bool_)
         for b0 in range(0, rows, block):
             b1 = min(rows, b0 + block)
-            keys = keys_init.region(global_shape, (slice(b0, b1), slice(w0, w1)), "float32")
-            low = keys < lo_t
+            n = (b1 - b0) * ncols
+            with fastinit.num_threads(1):   # small blocks: a parallel region costs more than
+                keys = keys_init.region(    # it saves, on a busy machine milliseconds each
+                    global_shape, (slice(b0, b1), slice(w0, w1)), "float32",
+                    out=keys_buf[:n].reshape(b1 - b0, ncols))
+            low = np.less(keys, lo_t, out=low_buf[:n].reshape(b1 - b0, ncols))
             below += np.add.reduce(low.view(np.uint8), axis=0, dtype=np.int32)
             # zero rows for sure (unless the column fails, and is redone below)
             i0, i1 = max(b0, r0), min(b1, r1)
             if i1 > i0:
                 np.copyto(zero_view[i0 - r0:i1 - r0, w0 - c0:w1 - c0], 0,
                           where=low[i0 - b0:i1 - b0])
-            f = np.flatnonzero(np.logical_xor(keys < hi_t, low, out=low))
+            tmp = np.less(keys, hi_t, out=tmp_buf[:n].reshape(b1 - b0, ncols))
+            f = np.flatnonzero(np.logical_xor(tmp, low, out=tmp))
             if len(f):
                 band_k.append(keys.reshape(-1)[f])
                 rr, cc = np.divmod(f, ncols)
                 band_r.append(rr + b0)
                 band_c.append(cc)
+            del keys, low, tmp, f
         need = k - below                         # zeros each column still takes from its band
         if band_r:
             br, bc, bk = np.concatenate(band_r), np.concatenate(band_c), np.concatenate(band_k)
