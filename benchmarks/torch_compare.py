@@ -18,7 +18,8 @@ positions, 24 blocks of LayerNorm + Linear qkv / proj + MLP 4d) built with 2 thr
 repeat in a fresh process: stock construction, construction under fastinit.torch.patch(), and
 meta construction + fastinit.torch.materialize.  Also: stock torch with THP_MEM_ALLOC_ENABLE=1
 (torch's own huge-page switch), materialize with FASTINIT_TORCH_HUGEPAGES=1 (fastinit's opt-in
-huge-page advice), and the first-touch floor: meta construction, then every tensor allocated and
+huge-page advice), patch() with fastinit on one thread (each call a separate OpenMP team: on a
+busy machine waking the second thread costs milliseconds), and the first-touch floor: meta construction, then every tensor allocated and
 written once with zeros (torch.empty_like + zero_), which no initializer can beat.
 """
 
@@ -234,7 +235,10 @@ def model_child(mode, vocab, d, layers, context, threads):
     if mode in ("stock", "stock-thp"):
         torch.manual_seed(0)
         model = GPT(vocab, d, layers, context)
-    elif mode == "patch":
+    elif mode in ("patch", "patch-1t"):
+        if mode == "patch-1t":
+            import fastinit
+            fastinit.set_num_threads(1)
         torch.manual_seed(0)
         with ft.patch():
             model = GPT(vocab, d, layers, context)
@@ -264,6 +268,7 @@ def model_child(mode, vocab, d, layers, context, threads):
 
 
 MODES = [("stock", {}), ("stock-thp", {"THP_MEM_ALLOC_ENABLE": "1"}), ("patch", {}),
+         ("patch-1t", {}),
          ("materialize", {}), ("materialize-thp", {"FASTINIT_TORCH_HUGEPAGES": "1"}),
          ("floor", {})]
 
@@ -288,6 +293,7 @@ def model_table(cfg, threads, repeats):
         summary[mode] = (s, peak, above)
         label = {"stock": "stock torch", "stock-thp": "stock torch, THP_MEM_ALLOC_ENABLE=1",
                  "patch": "fastinit.torch.patch()",
+                 "patch-1t": "fastinit.torch.patch(), fastinit on 1 thread",
                  "materialize": "meta + fastinit.torch.materialize",
                  "materialize-thp": "meta + materialize, FASTINIT_TORCH_HUGEPAGES=1",
                  "floor": "floor: meta, then empty_like + zero_ per tensor"}[mode]

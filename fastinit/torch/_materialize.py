@@ -7,6 +7,7 @@ removing or reordering other modules changes no other tensor, and a shard comput
 the same slice of the whole.
 """
 
+import concurrent.futures
 import fnmatch
 import functools
 import math
@@ -367,7 +368,13 @@ def materialize(module, seed, rules=None, *, strict=True):
             "strict=False to leave them on the meta device and get their names back."
         )
 
-    # every spec before any allocation: errors come before work
+    # every check and spec before any allocation: errors come before work
+    for e in entries:
+        if e.rule is not None and is_dtensor(e.tensor) and e.tensor._local_tensor.is_meta:
+            raise ValueError(
+                f"{e.names[0]!r} is a meta DTensor: call module.to_empty(device=...) after "
+                "sharding, then materialize fills each rank's local shards."
+            )
     for e in entries:
         if e.rule is None or isinstance(e.rule, CallableRule):
             continue
@@ -384,30 +391,71 @@ def materialize(module, seed, rules=None, *, strict=True):
         if e.rule is None:
             continue
         t = e.tensor
-        if is_dtensor(t) and t._local_tensor.is_meta:
-            raise ValueError(
-                f"{e.names[0]!r} is a meta DTensor: call module.to_empty(device=...) after "
-                "sharding, then materialize fills each rank's local shards."
-            )
         if t.is_meta:
             new = torch.empty_like(t, device="cpu")
             if isinstance(t, nn.Parameter):
                 new = nn.Parameter(new, requires_grad=t.requires_grad)
             for mod, local in e.owners:
                 setattr(mod, local, new)
-            e.tensor = t = new
+            e.tensor = new
+    tasks = []
+    for e in entries:
+        if e.rule is None:
+            continue
         s = fastinit.seed_for_name(seed, e.names[0])
-        if isinstance(e.rule, CallableRule):
+        if isinstance(e.rule, CallableRule):   # user code: in this thread, in model order
             with torch.no_grad():
-                e.rule.fn(t, s)
+                e.rule.fn(e.tensor, s)
+            _zero_padding(e)
         elif e.spec is not None:
-            fill_tensor(t, e.spec, s)
-        for mod, local in e.owners:
-            idx = getattr(mod, "padding_idx", None)
-            if local == "weight" and idx is not None and isinstance(
-                    mod, (nn.Embedding, nn.EmbeddingBag)):
-                _zero_row(t, idx)
+            tasks.append((e.tensor.numel() * e.tensor.element_size(),
+                          functools.partial(_fill_entry, e, s)))
+        else:
+            _zero_padding(e)
+    _run_tasks(tasks, fastinit.get_num_threads())
     return [e.names[0] for e in uncovered]
+
+
+def _fill_entry(e, seed):
+    fill_tensor(e.tensor, e.spec, seed)
+    _zero_padding(e)
+
+
+def _zero_padding(e):
+    for mod, local in e.owners:
+        idx = getattr(mod, "padding_idx", None)
+        if local == "weight" and idx is not None and isinstance(
+                mod, (nn.Embedding, nn.EmbeddingBag)):
+            _zero_row(e.tensor, idx)
+
+
+def _run_tasks(tasks, n_threads):
+    """Run fills [(bytes, fn)] on `n_threads` threads, fastest first-to-last.
+
+    A model is many tensors, most of them small: one OpenMP team per tensor pays a wake-up per
+    tensor (milliseconds each on a busy machine).  So tensors are spread over a pool of
+    `n_threads` Python threads, each filling one tensor at a time on one thread (the kernels
+    release the GIL), largest first; a tensor larger than its fair share of the rest is filled
+    first, alone, with all the threads.  Values never depend on this: each tensor's stream is
+    keyed by its name.
+    """
+    tasks = sorted(tasks, key=lambda t: t[0], reverse=True)
+    remaining = sum(size for size, _ in tasks)
+    while tasks and (n_threads <= 1 or tasks[0][0] * n_threads >= remaining):
+        size, fn = tasks.pop(0)
+        fn()
+        remaining -= size
+    if not tasks:
+        return
+
+    def one_thread(fn):
+        with fastinit.num_threads(1):
+            fn()
+
+    with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
+        futures = [pool.submit(one_thread, fn) for _, fn in tasks]
+        for f in futures:
+            f.result()
 
 
 def _zero_row(t, idx):
