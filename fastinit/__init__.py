@@ -14,6 +14,7 @@ from fastinit._config import show_config
 from fastinit._chunks import fill_chunked
 from fastinit._files import WriteInterrupted
 from fastinit._npy import save_npy
+from fastinit._names import seed_for_name
 from fastinit.initializers import (
     Constant,
     GlorotNormal,
@@ -28,6 +29,7 @@ from fastinit.initializers import (
     Orthogonal,
     RandomNormal,
     RandomUniform,
+    StreamInitializer,
     TruncatedNormal,
     VarianceScaling,
     Zeros,
@@ -65,4 +67,5 @@ __all__ = [
     "Stream", "fill_stream", "STREAM_VERSION",
     "get_num_threads", "set_num_threads", "num_threads", "show_config", "__version__",
     "save_npy", "fill_chunked", "WriteInterrupted",
+    "StreamInitializer", "seed_for_name",
 ]

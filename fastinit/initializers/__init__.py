@@ -22,7 +22,8 @@ Deliberate differences from Keras (each one fixes a Keras bug or closes a hole):
 
 Layout (after Keras's keras/src/initializers): `initializer` (the base class and the region API),
 `constant_initializers`, `random_initializers`, `variance_scaling` (with `compute_fans`) and
-`orthogonal`.
+`orthogonal`; `stream_initializer` (StreamInitializer, any fastinit stream as an initializer, for
+the framework adapters) is fastinit's own and not in Keras's registry (ALL_OBJECTS).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from fastinit.initializers.random_initializers import (
     RandomUniform,
     TruncatedNormal,
 )
+from fastinit.initializers.stream_initializer import StreamInitializer
 from fastinit.initializers.variance_scaling import (
     TRUNCATED_NORMAL_STD,
     GlorotNormal,
@@ -76,6 +78,6 @@ __all__ = [
     "Initializer", "RandomInitializer", "Constant", "Identity", "Ones", "Zeros",
     "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "GlorotNormal",
     "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal",
-    "compute_fans", "source_of", "in_memory_source", "TRUNCATED_NORMAL_STD", "ALL_OBJECTS",
+    "StreamInitializer", "compute_fans", "source_of", "in_memory_source", "TRUNCATED_NORMAL_STD", "ALL_OBJECTS",
     "ALL_OBJECTS_DICT",
 ]
