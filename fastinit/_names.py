@@ -17,12 +17,14 @@ same compatibility policy as the streams (`fastinit.STREAM_VERSION`).
 import hashlib
 import numbers
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["seed_for_name"]
 
 
-def seed_for_name(seed, name):
+def seed_for_name(seed: Any, name: str) -> int:
     """The int seed of the tensor called `name` in a model seeded with `seed`.
 
     Parameters

@@ -5,7 +5,12 @@ The Keras classes cannot express every distribution adapters need, e.g. torch's
 as a seeded initializer, with the region API and a config like the others.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from fastinit._stream import Stream
+from fastinit._typing import Shape
 from fastinit.initializers.random_initializers import RandomInitializer
 
 _PARAMS = {"uniform": ("low", "high"), "normal": ("mean", "stddev"),
@@ -35,21 +40,22 @@ class StreamInitializer(RandomInitializer):
     with ``custom_objects={"StreamInitializer": StreamInitializer}``.
     """
 
-    def __init__(self, distribution, seed=None, **params):
+    def __init__(self, distribution: str, seed: Any = None, **params: Any) -> None:
         # Stream validates the distribution, the parameter names and their values.
         stream = Stream(distribution, 0, **params)
         self.distribution = distribution
         self._param_names = tuple(p for p in _PARAMS[distribution] if p in params)
         for p in self._param_names:
             setattr(self, p, stream.params[p])
-        self._stream_arguments = {p: (p,) for p in _PARAMS[distribution] if p in params}
+        self._stream_arguments = {  # type: ignore[misc]  # per instance: the params given
+            p: (p,) for p in _PARAMS[distribution] if p in params}
         super().__init__(seed=seed)
 
-    def _params(self):
+    def _params(self) -> dict[str, Any]:
         return {p: getattr(self, p) for p in self._param_names}
 
-    def stream(self, shape):
+    def stream(self, shape: Shape) -> Stream:
         return Stream(self.distribution, self.seed, **self._params())
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"distribution": self.distribution, **super().get_config(), **self._params()}
