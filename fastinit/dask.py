@@ -1,6 +1,6 @@
 """Dask arrays of initializer values, generated block by block where they are needed.
 
-Needs the ``dask`` extra: ``pip install "fastinit[dask]"`` (dask[array] and distributed).
+Needs the ``dask`` extra: ``pip install "fastinit-keras[dask]"`` (dask[array] and distributed).
 
 Element i (in flat C order) of an initializer's output depends only on (seed, i), so each block
 of the Dask array is generated on its own, by whichever worker runs the task, from its global
@@ -103,7 +103,7 @@ def from_initializer(initializer: Callable[..., Any] | str | dict[str, Any], sha
         from dask.base import tokenize
     except ImportError as e:
         raise ImportError(
-            "fastinit.dask needs dask[array]: pip install 'fastinit[dask]'"
+            "fastinit.dask needs dask[array]: pip install 'fastinit-keras[dask]'"
         ) from e
 
     shape = check_shape(shape)

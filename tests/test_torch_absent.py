@@ -43,11 +43,11 @@ def test_import_fastinit_torch_without_torch_names_the_extra():
             print('imported')
     """)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == 'fastinit.torch needs PyTorch: pip install "fastinit[torch]"'
+    assert r.stdout.strip() == 'fastinit.torch needs PyTorch: pip install "fastinit-keras[torch]"'
     assert len(r.stdout.strip().splitlines()) == 1
 
 
 def test_the_hint_is_one_constant():
     src = (ROOT / "fastinit" / "torch" / "__init__.py").read_text()
-    assert 'DISTRIBUTION_NAME = "fastinit"' in src
+    assert 'DISTRIBUTION_NAME = "fastinit-keras"' in src
     assert "pip install \"{DISTRIBUTION_NAME}[torch]\"'" in src

@@ -1,7 +1,7 @@
 """fastinit.torch: torch.nn.init at memory speed, models materialized by parameter name, shards
 generated alone.
 
-Install with ``pip install "fastinit[torch]"``.  Three uses:
+Install with ``pip install "fastinit-keras[torch]"``.  Three uses:
 
 - Drop-in functions: `uniform_`, `normal_`, `trunc_normal_`, `constant_`, `ones_`, `zeros_`,
   `eye_`, `dirac_`, `xavier_uniform_`, `xavier_normal_`, `kaiming_uniform_`, `kaiming_normal_`,
@@ -17,7 +17,7 @@ Install with ``pip install "fastinit[torch]"``.  Three uses:
 """
 
 #: The distribution to install the extra from (the package may be renamed on PyPI).
-DISTRIBUTION_NAME = "fastinit"
+DISTRIBUTION_NAME = "fastinit-keras"
 INSTALL_HINT = f'fastinit.torch needs PyTorch: pip install "{DISTRIBUTION_NAME}[torch]"'
 
 try:
