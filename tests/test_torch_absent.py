@@ -2,6 +2,7 @@
 without torch fails with one line naming the extra.  Runs whether or not torch is installed
 (absence is simulated in a subprocess with ``sys.modules['torch'] = None``)."""
 
+import importlib.util
 import os
 import pathlib
 import subprocess
@@ -11,8 +12,14 @@ import textwrap
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+# The fastinit under test: the source tree, or the installed package when the tests run outside
+# it (CI's wheel stage); subprocesses must import the same one.
+FASTINIT_DIR = pathlib.Path(importlib.util.find_spec("fastinit").origin).parent
+
+
 def _run(code):
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(FASTINIT_DIR.parent) + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=120)
 
@@ -26,7 +33,7 @@ def test_import_fastinit_does_not_import_torch():
     assert r.returncode == 0, r.stderr
     imported, adapter, path = r.stdout.split()
     assert (imported, adapter) == ("False", "False")
-    assert path.startswith(str(ROOT))
+    assert path.startswith(str(FASTINIT_DIR))
 
 
 def test_import_fastinit_torch_without_torch_names_the_extra():
@@ -48,6 +55,6 @@ def test_import_fastinit_torch_without_torch_names_the_extra():
 
 
 def test_the_hint_is_one_constant():
-    src = (ROOT / "fastinit" / "torch" / "__init__.py").read_text()
+    src = (FASTINIT_DIR / "torch" / "__init__.py").read_text()
     assert 'DISTRIBUTION_NAME = "fastinit-keras"' in src
     assert "pip install \"{DISTRIBUTION_NAME}[torch]\"'" in src
