@@ -322,6 +322,10 @@ def materialize(module, seed, rules=None, *, strict=True):
     Returns:
         The list of qualified names left on the meta device (empty when strict).
 
+    The tensors are filled by a pool of ``fastinit.get_num_threads()`` threads, one tensor per
+    thread at a time, largest first (a tensor larger than its share is filled alone with every
+    thread); callable rules run in the calling thread.  Values never depend on this.
+
     Tied weights (one Parameter under several names, e.g. an embedding and an lm_head) are
     allocated once, kept tied in every owning module, and initialized once: under their first
     name in ``named_parameters()`` order, with the first matching rule over all their names,
