@@ -185,7 +185,10 @@ def test_trunc_normal_infinite_bounds_and_warnings():
     assert v.min() >= 1.0
     with pytest.warns(UserWarning, match="mean is more than 2 std from"):
         ft.trunc_normal_(torch.empty(10), mean=10.0, seed=1)
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(ZeroDivisionError):      # torch's error, still caught as such
+        ft.trunc_normal_(torch.empty(10), std=0.0, seed=1)
+    with pytest.raises(ValueError, match=r"Argument `std` of trunc_normal_ must be > 0.*"
+                                         r"Received: std=0"):
         ft.trunc_normal_(torch.empty(10), std=0.0, seed=1)
     with pytest.raises(RuntimeError, match=r"\[from, to\) range, but found from=2 > to=-2"):
         ft.trunc_normal_(torch.empty(10), a=2.0, b=-2.0, seed=1)
@@ -371,6 +374,8 @@ def test_zero_element_tensors():
     ft.sparse_(torch.empty(0, 4), 0.5, seed=1)
     with pytest.raises(ZeroDivisionError):        # torch's too
         ft.xavier_uniform_(torch.empty(0, 0), seed=1)
+    with pytest.raises(ValueError, match=r"fan_in \+ fan_out is 0 .*shape \(0, 0\)"):
+        ft.xavier_normal_(torch.empty(0, 0), seed=1)
     assert ft.normal_(torch.empty(()), seed=1).shape == ()
 
 

@@ -12,15 +12,18 @@ calls reproducible.  Either way element i of the (contiguous) tensor is a pure f
 
 import math
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from fastinit.torch import _specs
 from fastinit.torch._tensors import (
     FLOAT_DTYPES,
+    Shape,
     check_seed,
     fill_tensor,
-    is_dtensor,
+    local_tensor,
     numel,
     resolve_seed,
 )
@@ -48,7 +51,7 @@ _UNIFORM_KERNEL, _NORMAL_KERNEL = "check_uniform_bounds", "normal_kernel_cpu"
 # ---- gains and fans (torch's code) -----------------------------------------------------------
 
 
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     r"""Return the recommended gain value for the given nonlinearity function.
 
     ================= ====================================================
@@ -91,7 +94,7 @@ def calculate_gain(nonlinearity, param=None):
         raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
-def calculate_fan_in_and_fan_out(shape):
+def calculate_fan_in_and_fan_out(shape: Shape) -> tuple[int, int]:
     """torch's fans of a shape: (shape[1] * rf, shape[0] * rf), rf = prod(shape[2:])."""
     if len(shape) < 2:
         raise ValueError(
@@ -103,7 +106,7 @@ def calculate_fan_in_and_fan_out(shape):
     return shape[1] * receptive_field_size, shape[0] * receptive_field_size
 
 
-def _correct_fan(shape, mode):
+def _correct_fan(shape: Shape, mode: str) -> int:
     mode = mode.lower()
     valid_modes = ["fan_in", "fan_out"]
     if mode not in valid_modes:
@@ -115,28 +118,38 @@ def _correct_fan(shape, mode):
 # ---- specs from parameters (shared with materialize and fill_shard) -------------------------
 
 
-def _fmt(x):
+def _fmt(x: object) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _uniform_spec(a, b, dtype):
+class DivisionByZeroError(ValueError, ZeroDivisionError):
+    """A value torch divides by is zero: a ValueError naming it, and still the
+    ZeroDivisionError torch raises there, for code that catches torch's."""
+
+
+def _check_range(a: float, b: float) -> None:
+    """torch's check of an [a, b) range (uniform_, and trunc_normal_ through torch's uniform_)."""
+    if a > b:
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={_fmt(a)} > "
+            f"to={_fmt(b)}"
+        )
+
+
+def _uniform_spec(a: float, b: float, dtype: torch.dtype) -> _specs.Spec:
     tname = _TORCH_TYPE_NAMES.get(dtype)
     if tname is not None:
         finfo = torch.finfo(dtype)
         for label, v in (("from", a), ("to", b)):
             if not (finfo.min <= v <= finfo.max):    # also NaN and inf
                 raise RuntimeError(f"{label} is out of bounds for {tname}")
-    if a > b:
-        raise RuntimeError(
-            f"uniform_ expects to return a [from, to) range, but found from={_fmt(a)} > "
-            f"to={_fmt(b)}"
-        )
+    _check_range(a, b)
     if a == b:
         return _specs.ConstantSpec(float(a))
     return _specs.uniform_spec(float(a), float(b))
 
 
-def _normal_spec(mean, std):
+def _normal_spec(mean: float, std: float) -> _specs.Spec:
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     if std == 0:
@@ -144,25 +157,21 @@ def _normal_spec(mean, std):
     return _specs.normal_spec(float(mean), float(std))
 
 
-def _norm_cdf(x):
-    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
-
-
-def _trunc_normal_spec(mean, std, a, b):
+def _trunc_normal_spec(mean: float, std: float, a: float, b: float) -> _specs.Spec:
     if (mean < a - 2 * std) or (mean > b + 2 * std):
         warnings.warn(
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
             "The distribution of values may be incorrect.",
             stacklevel=5,
         )
-    _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std)   # torch's ZeroDivisionError
+    if std == 0:
+        raise DivisionByZeroError(
+            "Argument `std` of trunc_normal_ must be > 0 (torch divides by it and raises "
+            f"ZeroDivisionError). Received: std={_fmt(std)}"
+        )
     if std < 0:
         raise ValueError(f"trunc_normal_ expects std > 0.0, but found std {_fmt(std)}")
-    if a > b:
-        raise RuntimeError(
-            f"uniform_ expects to return a [from, to) range, but found from={_fmt(a)} > "
-            f"to={_fmt(b)}"
-        )
+    _check_range(a, b)
     if a == b:
         return _specs.ConstantSpec(float(a))
     # infinite bounds: a bound 40 std out is never reached by a float64 normal (|z| < 8.6)
@@ -171,18 +180,23 @@ def _trunc_normal_spec(mean, std, a, b):
     return _specs.trunc_normal_spec(float(mean), float(std), a, b)
 
 
-def _kaiming_std(shape, a, mode, nonlinearity):
+def _kaiming_std(shape: Shape, a: float, mode: str, nonlinearity: str) -> float:
     fan = _correct_fan(shape, mode)
     gain = calculate_gain(nonlinearity, a)
     return gain / math.sqrt(fan)
 
 
-def _xavier_std(shape, gain):
+def _xavier_std(shape: Shape, gain: float) -> float:
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
+    if fan_in + fan_out == 0:
+        raise DivisionByZeroError(
+            f"xavier_*: fan_in + fan_out is 0 for a tensor of shape {shape} (torch divides by "
+            "it and raises ZeroDivisionError). Received: tensor.shape={shape}"
+        )
     return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 
 
-def _sparse_spec(shape, sparsity, std):
+def _sparse_spec(shape: Shape, sparsity: float, std: float) -> _specs.Spec:
     if len(shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, _ = shape
@@ -194,14 +208,15 @@ def _sparse_spec(shape, sparsity, std):
     return _specs.SparseSpec(rows, num_zeros, float(std))
 
 
-def _dirac_check(shape, groups):
+def _dirac_check(shape: Shape, groups: int) -> None:
     if len(shape) not in [3, 4, 5]:
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
     if shape[0] % groups != 0:
         raise ValueError("dim 0 must be divisible by groups")
 
 
-def build_spec(name, shape, dtype, kwargs, allow_in_memory=True):
+def build_spec(name: str, shape: Shape, dtype: torch.dtype, kwargs: dict[str, Any],
+               allow_in_memory: bool = True) -> _specs.Spec | None:
     """The spec of torch-style function `name` with keyword arguments `kwargs` (generator and
     seed excluded) for a global `shape` and `dtype`; None when the call is a no-op (torch's
     zero-element kaiming_* and orthogonal_).  Validates like the function."""
@@ -250,7 +265,7 @@ def build_spec(name, shape, dtype, kwargs, allow_in_memory=True):
     raise ValueError(f"Unknown torch.nn.init function {name!r}")
 
 
-_DEFAULTS = {
+_DEFAULTS: dict[str, dict[str, Any]] = {
     "uniform_": {"a": 0.0, "b": 1.0},
     "normal_": {"mean": 0.0, "std": 1.0},
     "trunc_normal_": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
@@ -270,7 +285,7 @@ RANDOM = {"uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_nor
           "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_"}
 
 
-def _bind(name, kwargs):
+def _bind(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     if name not in _DEFAULTS:
         raise ValueError(
             f"Unknown torch.nn.init function {name!r}; expected one of {sorted(_DEFAULTS)}"
@@ -289,13 +304,13 @@ def _bind(name, kwargs):
 # ---- the functions --------------------------------------------------------------------------
 
 
-def check_target(tensor, name):
+def check_target(tensor: object, name: str) -> None:
     """Raise for tensors fastinit does not fill: meta, non-strided, and for random functions
     integer tensors (torch's own error) and float types other than float16/bfloat16/float32/
     float64."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name}() expects a torch.Tensor. Received: {type(tensor).__name__}")
-    t = tensor._local_tensor if is_dtensor(tensor) else tensor
+    t = local_tensor(tensor)
     if t.is_meta:
         raise ValueError(
             f"fastinit.torch.{name} cannot fill a meta tensor: it has no storage. Give the "
@@ -317,7 +332,7 @@ def check_target(tensor, name):
         )
 
 
-def can_fill(tensor, name):
+def can_fill(tensor: object, name: str) -> bool:
     """Whether fastinit fills `tensor` for `name` (what patch() routes; the rest goes to torch)."""
     try:
         check_target(tensor, name)
@@ -326,7 +341,8 @@ def can_fill(tensor, name):
     return True
 
 
-def run(name, tensor, kwargs, generator=None, seed=None):
+def run(name: str, tensor: torch.Tensor, kwargs: dict[str, Any],
+        generator: torch.Generator | None = None, seed: int | None = None) -> torch.Tensor:
     check_target(tensor, name)
     shape = tuple(tensor.shape)
     spec = build_spec(name, shape, tensor.dtype, kwargs)
@@ -339,15 +355,17 @@ def run(name, tensor, kwargs, generator=None, seed=None):
             if generator is not None:
                 raise TypeError("Pass either `seed` or `generator`, not both.")
             check_seed(seed)
-        s = None
+        s = 0
     return fill_tensor(tensor, spec, s)
 
 
-def _torch_function(fn, tensor, **kw):
+def _torch_function(fn: Callable[..., torch.Tensor], tensor: torch.Tensor,
+                    **kw: Any) -> torch.Tensor:
     return torch.overrides.handle_torch_function(fn, (tensor,), tensor=tensor, **kw)
 
 
-def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
+def uniform_(tensor: torch.Tensor, a: float = 0.0, b: float = 1.0,
+             generator: torch.Generator | None = None, *, seed: int | None = None) -> torch.Tensor:
     r"""Fill the input Tensor with values drawn from the uniform distribution
     :math:`\mathcal{U}(a, b)`, in ``[a, b)`` in the tensor's dtype.
 
@@ -363,7 +381,8 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
     return run("uniform_", tensor, {"a": a, "b": b}, generator, seed)
 
 
-def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
+def normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0,
+            generator: torch.Generator | None = None, *, seed: int | None = None) -> torch.Tensor:
     r"""Fill the input Tensor with values drawn from the normal distribution
     :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
 
@@ -380,7 +399,9 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
     return run("normal_", tensor, {"mean": mean, "std": std}, generator, seed)
 
 
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None):
+def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: torch.Generator | None = None, *,
+                  seed: int | None = None) -> torch.Tensor:
     r"""Fill the input Tensor with values drawn from a truncated normal distribution.
 
     The values are drawn from :math:`\mathcal{N}(\text{mean}, \text{std}^2)` restricted to the
@@ -406,29 +427,29 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
                generator, seed)
 
 
-def constant_(tensor, val):
+def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
     r"""Fill the input Tensor with the value :math:`\text{val}` (any dtype, as torch)."""
     if torch.overrides.has_torch_function_variadic(tensor):
         return _torch_function(constant_, tensor, val=val)
     return run("constant_", tensor, {"val": val})
 
 
-def ones_(tensor):
+def ones_(tensor: torch.Tensor) -> torch.Tensor:
     r"""Fill the input Tensor with the scalar value `1` (any dtype, as torch)."""
     return run("ones_", tensor, {})
 
 
-def zeros_(tensor):
+def zeros_(tensor: torch.Tensor) -> torch.Tensor:
     r"""Fill the input Tensor with the scalar value `0` (any dtype, as torch)."""
     return run("zeros_", tensor, {})
 
 
-def eye_(tensor):
+def eye_(tensor: torch.Tensor) -> torch.Tensor:
     r"""Fill the 2-dimensional input `Tensor` with the identity matrix (any dtype, as torch)."""
     return run("eye_", tensor, {})
 
 
-def dirac_(tensor, groups=1):
+def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
     r"""Fill the {3, 4, 5}-dimensional input `Tensor` with the Dirac delta function.
 
     Preserves the identity of the inputs in `Convolutional` layers, where as many input
@@ -438,7 +459,9 @@ def dirac_(tensor, groups=1):
     return run("dirac_", tensor, {"groups": groups})
 
 
-def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None):
+def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0,
+                    generator: torch.Generator | None = None, *,
+                    seed: int | None = None) -> torch.Tensor:
     r"""Fill the input `Tensor` with values using a Xavier uniform distribution:
     :math:`\mathcal{U}(-a, a)` with
     :math:`a = \text{gain} \times \sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}}`
@@ -446,15 +469,19 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None):
     return run("xavier_uniform_", tensor, {"gain": gain}, generator, seed)
 
 
-def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None):
+def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0,
+                   generator: torch.Generator | None = None, *,
+                   seed: int | None = None) -> torch.Tensor:
     r"""Fill the input `Tensor` with values using a Xavier normal distribution (untruncated):
     :math:`\mathcal{N}(0, \text{std}^2)` with
     :math:`\text{std} = \text{gain} \times \sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}`."""
     return run("xavier_normal_", tensor, {"gain": gain}, generator, seed)
 
 
-def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *,
-                     seed=None):
+def kaiming_uniform_(tensor: torch.Tensor, a: float = 0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu",
+                     generator: torch.Generator | None = None, *,
+                     seed: int | None = None) -> torch.Tensor:
     r"""Fill the input `Tensor` with values using a Kaiming uniform distribution:
     :math:`\mathcal{U}(-\text{bound}, \text{bound})` with
     :math:`\text{bound} = \text{gain} \times \sqrt{\frac{3}{\text{fan\_mode}}}`,
@@ -468,8 +495,10 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
                generator, seed)
 
 
-def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *,
-                    seed=None):
+def kaiming_normal_(tensor: torch.Tensor, a: float = 0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu",
+                    generator: torch.Generator | None = None, *,
+                    seed: int | None = None) -> torch.Tensor:
     r"""Fill the input `Tensor` with values using a Kaiming normal distribution (untruncated):
     :math:`\mathcal{N}(0, \text{std}^2)` with
     :math:`\text{std} = \frac{\text{gain}}{\sqrt{\text{fan\_mode}}}`.
@@ -478,7 +507,9 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
                generator, seed)
 
 
-def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
+def orthogonal_(tensor: torch.Tensor, gain: float = 1,
+                generator: torch.Generator | None = None, *,
+                seed: int | None = None) -> torch.Tensor:
     r"""Fill the input `Tensor` with a (semi) orthogonal matrix, times `gain`.
 
     torch's layout: the tensor is viewed as a ``(shape[0], numel // shape[0])`` matrix, which
@@ -490,7 +521,9 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
     return run("orthogonal_", tensor, {"gain": gain}, generator, seed)
 
 
-def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
+def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
+            generator: torch.Generator | None = None, *,
+            seed: int | None = None) -> torch.Tensor:
     r"""Fill the 2D input `Tensor` as a sparse matrix: :math:`\mathcal{N}(0, \text{std}^2)`
     values with ``ceil(sparsity * rows)`` zeros in each column.
 
@@ -501,7 +534,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
     return run("sparse_", tensor, {"sparsity": sparsity, "std": std}, generator, seed)
 
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
     f.__name__: f for f in (
         uniform_, normal_, trunc_normal_, constant_, ones_, zeros_, eye_, dirac_,
         xavier_uniform_, xavier_normal_, kaiming_uniform_, kaiming_normal_, orthogonal_, sparse_,

@@ -12,6 +12,8 @@ import fnmatch
 import functools
 import math
 import re
+from collections.abc import Callable, Mapping
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -20,8 +22,15 @@ from torch import nn
 import fastinit
 from fastinit.initializers import Initializer, RandomInitializer
 from fastinit.torch._functions import FUNCTIONS, _bind, build_spec, calculate_fan_in_and_fan_out
-from fastinit.torch._specs import InitializerSpec
-from fastinit.torch._tensors import check_seed, dtensor_piece, fill_tensor, is_dtensor
+from fastinit.torch._specs import InitializerSpec, Spec
+from fastinit.torch._tensors import (
+    Shape,
+    check_seed,
+    dtensor_piece,
+    fill_tensor,
+    is_dtensor,
+    local_tensor,
+)
 
 # ---- rules ----------------------------------------------------------------------------------
 
@@ -33,7 +42,7 @@ class Rule:
     shape; the seed comes from the caller (materialize: the tensor's name).
     """
 
-    def __init__(self, fn, /, **kwargs):
+    def __init__(self, fn: str | Callable[..., Any], /, **kwargs: Any) -> None:
         name = _function_name(fn)
         if name is None and isinstance(fn, str):
             raise ValueError(
@@ -50,18 +59,19 @@ class Rule:
         _bind(name, kwargs)
         self.name, self.kwargs = name, dict(kwargs)
 
-    def spec(self, shape, dtype, allow_in_memory=True):
+    def spec(self, shape: Shape, dtype: torch.dtype,
+             allow_in_memory: bool = True) -> Spec | None:
         return build_spec(self.name, tuple(shape), dtype, self.kwargs, allow_in_memory)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Rule) and (self.name, self.kwargs) == (other.name, other.kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
         return f"rule({self.name!r}{args})"
 
 
-def rule(fn, /, **kwargs):
+def rule(fn: str | Callable[..., Any], /, **kwargs: Any) -> Rule:
     """A torch-style rule for `materialize` and `fill_shard`: ``rule("trunc_normal_", std=0.02,
     a=-0.04, b=0.04)``, ``rule(torch.nn.init.kaiming_uniform_, a=math.sqrt(5))``."""
     return Rule(fn, **kwargs)
@@ -72,23 +82,25 @@ class InitializerRule:
     shape[-2] * receptive field; pass ``input_axes``/``output_axes`` to VarianceScaling for torch
     layouts).  Random initializers are re-seeded per tensor (their own seed is ignored)."""
 
-    def __init__(self, initializer):
+    def __init__(self, initializer: Initializer) -> None:
         self.initializer = initializer
 
-    def spec(self, shape, dtype, allow_in_memory=True):
+    def spec(self, shape: Shape, dtype: torch.dtype,
+             allow_in_memory: bool = True) -> Spec:
         template = self.initializer
         random = isinstance(template, RandomInitializer)
 
-        def make(seed):
+        def make(seed: int) -> Initializer:
             if not random:
                 return template
             init = template.clone()
+            assert isinstance(init, RandomInitializer)
             init.seed = seed
             return init
 
         return InitializerSpec(make, random=random, allow_in_memory=allow_in_memory)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return repr(self.initializer)
 
 
@@ -96,14 +108,17 @@ class CallableRule:
     """Any other callable, called as ``fn(tensor, seed)`` under ``torch.no_grad()``: it must
     fill `tensor` in place (e.g. recompute a rotary cache).  `seed` is the tensor's int seed."""
 
-    def __init__(self, fn):
+    def __init__(self, fn: Callable[[torch.Tensor, int], object]) -> None:
         self.fn = fn
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return getattr(self.fn, "__qualname__", repr(self.fn))
 
 
-def _function_name(fn):
+AnyRule = Union[Rule, InitializerRule, CallableRule]
+
+
+def _function_name(fn: object) -> str | None:
     """The torch.nn.init name of `fn`: a str, one of our functions or torch's originals."""
     if isinstance(fn, str):
         return fn if fn in FUNCTIONS else None
@@ -114,7 +129,7 @@ def _function_name(fn):
     return None
 
 
-def as_rule(value, *, callables=True):
+def as_rule(value: object, *, callables: bool = True) -> "AnyRule":
     """Normalize a user rule value to a Rule, InitializerRule or CallableRule."""
     if isinstance(value, (Rule, InitializerRule, CallableRule)):
         return value
@@ -129,8 +144,9 @@ def as_rule(value, *, callables=True):
                 f"{value!r}"
             )
         return Rule(value.func, **value.keywords)
-    if _function_name(value) is not None:
-        return Rule(value)
+    name = _function_name(value)
+    if name is not None:
+        return Rule(name)
     if isinstance(value, type) and issubclass(value, Initializer):
         return InitializerRule(value())
     if callables and callable(value):
@@ -143,8 +159,11 @@ def as_rule(value, *, callables=True):
     )
 
 
-def _matchers(rules):
-    out = []
+def _matchers(
+        rules: Mapping[str | re.Pattern[str], object] | None,
+) -> list[tuple[Callable[[str], object], "AnyRule", object]]:
+    out: list[tuple[Callable[[str], object], AnyRule, object]] = []
+    match: Callable[[str], object]
     for pattern, value in (rules or {}).items():
         if isinstance(pattern, re.Pattern):
             match = pattern.fullmatch
@@ -162,12 +181,12 @@ def _matchers(rules):
 # ---- torch's module defaults ----------------------------------------------------------------
 
 
-def _bias_bound(weight):
+def _bias_bound(weight: torch.Tensor) -> float:
     fan_in, _ = calculate_fan_in_and_fan_out(tuple(weight.shape))
     return 1 / math.sqrt(fan_in) if fan_in > 0 else 0
 
 
-def _class(path):
+def _class(path: str) -> Any:
     mod, _, name = path.rpartition(".")
     try:
         return getattr(__import__(mod, fromlist=[name]), name)
@@ -180,11 +199,12 @@ _NORM_BASE = _class("torch.nn.modules.batchnorm._NormBase")
 _RMS_NORM = getattr(nn, "RMSNorm", ())
 
 
-def default_rules(mod):
+def default_rules(mod: nn.Module) -> tuple[dict[str, Rule], dict[str, Rule]]:
     """torch's own initialization of `mod` as rules: (own {local name: rule}, descendants'
     {relative name: rule} that `mod`'s reset overrides).  Mirrors each class's
     reset_parameters / _reset_parameters in torch 2.13."""
-    own, desc = {}, {}
+    own: dict[str, Rule] = {}
+    desc: dict[str, Rule] = {}
     params = dict(mod.named_parameters(recurse=False))
     if isinstance(mod, (nn.Linear, _CONV)) and "weight" in params:
         own["weight"] = Rule("kaiming_uniform_", a=math.sqrt(5))
@@ -227,22 +247,24 @@ def default_rules(mod):
 # ---- materialize ----------------------------------------------------------------------------
 
 
-def _join(prefix, name):
+def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
 class _Entry:
     __slots__ = ("tensor", "names", "owners", "kind", "rule", "spec")
 
-    def __init__(self, tensor, name, kind):
-        self.tensor, self.names, self.owners, self.kind = tensor, [name], [], kind
-        self.rule = self.spec = None
+    def __init__(self, tensor: torch.Tensor, name: str, kind: str) -> None:
+        self.tensor, self.names, self.kind = tensor, [name], kind
+        self.owners: list[tuple[nn.Module, str]] = []
+        self.rule: AnyRule | None = None
+        self.spec: Spec | None = None
 
 
-def _collect(module):
+def _collect(module: nn.Module) -> dict[int, _Entry]:
     """{id: _Entry} in named_parameters(), then named_buffers() order (duplicates removed; the
     first name is the canonical one), with every alias name and owning (module, attribute)."""
-    entries = {}
+    entries: dict[int, _Entry] = {}
     for kind, named in (("parameter", module.named_parameters()),
                         ("buffer", module.named_buffers())):
         for name, t in named:
@@ -263,17 +285,15 @@ def _collect(module):
     return entries
 
 
-def _has_storage(t):
-    if is_dtensor(t):
-        return not t._local_tensor.is_meta
-    return not t.is_meta
+def _has_storage(t: torch.Tensor) -> bool:
+    return not local_tensor(t).is_meta
 
 
-def _is_lazy(t):
+def _is_lazy(t: torch.Tensor) -> bool:
     return isinstance(t, (nn.parameter.UninitializedParameter, nn.parameter.UninitializedBuffer))
 
 
-def _describe(e, module):
+def _describe(e: _Entry, module: nn.Module) -> str:
     kind = e.kind
     if e.kind == "buffer":
         mod, local = e.owners[0]
@@ -283,7 +303,9 @@ def _describe(e, module):
     return f"{e.names[0]!r} ({kind} {tuple(e.tensor.shape)}{alias})"
 
 
-def materialize(module, seed, rules=None, *, strict=True):
+def materialize(module: nn.Module, seed: int,
+                rules: Mapping[str | re.Pattern[str], object] | None = None, *,
+                strict: bool = True) -> list[str]:
     """Give a meta-device model real CPU storage and initialize every tensor by name.
 
     Build the model on the meta device (``with torch.device("meta"): model = Model()``), then
@@ -346,7 +368,7 @@ def materialize(module, seed, rules=None, *, strict=True):
                 "give the lazy module its input shape) before materializing."
             )
 
-    defaults = {}
+    defaults: dict[str, Rule] = {}
     for mod_name, mod in module.named_modules():
         own, desc = default_rules(mod)
         for local, r in own.items():
@@ -374,7 +396,7 @@ def materialize(module, seed, rules=None, *, strict=True):
 
     # every check and spec before any allocation: errors come before work
     for e in entries:
-        if e.rule is not None and is_dtensor(e.tensor) and e.tensor._local_tensor.is_meta:
+        if e.rule is not None and is_dtensor(e.tensor) and local_tensor(e.tensor).is_meta:
             raise ValueError(
                 f"{e.names[0]!r} is a meta DTensor: call module.to_empty(device=...) after "
                 "sharding, then materialize fills each rank's local shards."
@@ -402,7 +424,7 @@ def materialize(module, seed, rules=None, *, strict=True):
             for mod, local in e.owners:
                 setattr(mod, local, new)
             e.tensor = new
-    tasks = []
+    tasks: list[tuple[int, Callable[[], None]]] = []
     for e in entries:
         if e.rule is None:
             continue
@@ -420,12 +442,13 @@ def materialize(module, seed, rules=None, *, strict=True):
     return [e.names[0] for e in uncovered]
 
 
-def _fill_entry(e, seed):
+def _fill_entry(e: _Entry, seed: int) -> None:
+    assert e.spec is not None
     fill_tensor(e.tensor, e.spec, seed)
     _zero_padding(e)
 
 
-def _zero_padding(e):
+def _zero_padding(e: _Entry) -> None:
     for mod, local in e.owners:
         idx = getattr(mod, "padding_idx", None)
         if local == "weight" and idx is not None and isinstance(
@@ -433,7 +456,7 @@ def _zero_padding(e):
             _zero_row(e.tensor, idx)
 
 
-def _run_tasks(tasks, n_threads):
+def _run_tasks(tasks: list[tuple[int, Callable[[], None]]], n_threads: int) -> None:
     """Run fills [(bytes, fn)] on `n_threads` threads, fastest first-to-last.
 
     A model is many tensors, most of them small: one OpenMP team per tensor pays a wake-up per
@@ -452,7 +475,7 @@ def _run_tasks(tasks, n_threads):
     if not tasks:
         return
 
-    def one_thread(fn):
+    def one_thread(fn: Callable[[], None]) -> None:
         with fastinit.num_threads(1):
             fn()
 
@@ -462,7 +485,7 @@ def _run_tasks(tasks, n_threads):
             f.result()
 
 
-def _zero_row(t, idx):
+def _zero_row(t: torch.Tensor, idx: int) -> None:
     with torch.no_grad():
         if is_dtensor(t):
             local, _, offsets = dtensor_piece(t)
@@ -476,8 +499,9 @@ def _zero_row(t, idx):
 # ---- shards ---------------------------------------------------------------------------------
 
 
-def fill_shard(tensor, init_rule, global_shape=None, offsets=None, *, seed,
-               allow_in_memory=False):
+def fill_shard(tensor: Any, init_rule: object, global_shape: Shape | None = None,
+               offsets: Shape | None = None, *, seed: int,
+               allow_in_memory: bool = False) -> Any:
     """Fill a piece of a tensor from its global offsets, bit-identical to the same slice of
     the whole tensor filled at once.
 
@@ -505,6 +529,7 @@ def fill_shard(tensor, init_rule, global_shape=None, offsets=None, *, seed,
     """
     seed = check_seed(seed)
     r = as_rule(init_rule, callables=False)
+    assert not isinstance(r, CallableRule)
     if is_dtensor(tensor):
         if global_shape is not None or offsets is not None:
             raise TypeError("A DTensor knows its global shape and offsets: do not pass them.")
@@ -545,6 +570,7 @@ def fill_shard(tensor, init_rule, global_shape=None, offsets=None, *, seed,
     return tensor
 
 
-def fastinit_bfloat16():
+def fastinit_bfloat16() -> np.dtype[Any]:
     import ml_dtypes
-    return np.dtype(ml_dtypes.bfloat16)
+    bfloat16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+    return bfloat16

@@ -13,6 +13,9 @@ import contextlib
 import functools
 import sys
 import threading
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any, Literal
 
 import torch
 import torch.nn.init as _torch_init
@@ -20,20 +23,21 @@ import torch.nn.init as _torch_init
 from fastinit.torch._functions import FUNCTIONS, can_fill
 
 #: torch.nn.init's own functions, captured when fastinit.torch is imported.
-ORIGINALS = {name: getattr(_torch_init, name) for name in FUNCTIONS}
+ORIGINALS: dict[str, Callable[..., Any]] = {name: getattr(_torch_init, name) for name in FUNCTIONS}
 _ORIGINAL_IDS = {id(f): name for name, f in ORIGINALS.items()}
 
 _lock = threading.RLock()
 _depth = 0
-_saved = []            # (module, attribute, original) replaced by the outermost patch
-_patched_ids = set()   # id() of the modules scanned while patched
+# (module, attribute, original) replaced by the outermost patch
+_saved: list[tuple[ModuleType, str, Callable[..., Any]]] = []
+_patched_ids: set[int] = set()   # id() of the modules scanned while patched
 
 
-def _make_routed(name):
+def _make_routed(name: str) -> Callable[..., Any]:
     ours, original = FUNCTIONS[name], ORIGINALS[name]
 
     @functools.wraps(original)
-    def routed(*args, **kwargs):
+    def routed(*args: Any, **kwargs: Any) -> Any:
         tensor = args[0] if args else kwargs.get("tensor")
         if getattr(tensor, "_is_hf_initialized", False) is True:
             return tensor  # transformers' marker: loaded or already initialized, leave it
@@ -44,14 +48,16 @@ def _make_routed(name):
         # meta, integer, complex, sparse or subclass tensors: torch's own function, unchanged
         return original(*args, **kwargs)
 
-    routed.__fastinit_routed__ = name
+    routed.__fastinit_routed__ = name  # type: ignore[attr-defined]
     return routed
 
 
 ROUTED = {name: _make_routed(name) for name in FUNCTIONS}
 
 
-def _targets(extra_modules):
+def _targets(
+        extra_modules: Iterable[ModuleType],
+) -> list[tuple[ModuleType, str, Callable[..., Any]]]:
     """(module, attribute, original) for every binding of an original init function."""
     found = [(_torch_init, name, ORIGINALS[name]) for name in FUNCTIONS
              if getattr(_torch_init, name, None) is ORIGINALS[name]]
@@ -69,7 +75,7 @@ def _targets(extra_modules):
     return found
 
 
-def is_patched():
+def is_patched() -> bool:
     """Whether a patch() is active (in any thread)."""
     return _depth > 0
 
@@ -96,10 +102,10 @@ class patch(contextlib.ContextDecorator):
             normal_`` before the patch (their bindings of the originals are replaced too).
     """
 
-    def __init__(self, modules=()):
+    def __init__(self, modules: Iterable[ModuleType] = ()) -> None:
         self.modules = tuple(modules)
 
-    def __enter__(self):
+    def __enter__(self) -> "patch":
         global _depth
         with _lock:
             if _depth == 0:
@@ -115,7 +121,7 @@ class patch(contextlib.ContextDecorator):
             _depth += 1
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         global _depth
         with _lock:
             _depth -= 1
@@ -124,7 +130,7 @@ class patch(contextlib.ContextDecorator):
         return False
 
 
-def _restore():
+def _restore() -> None:
     while _saved:
         mod, attr, original = _saved.pop()
         setattr(mod, attr, original)

@@ -13,14 +13,18 @@ Only fastinit's public API is used: initializer classes, `.region`, `__call__(..
 """
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 import fastinit
-from fastinit.initializers import StreamInitializer
+from fastinit.initializers import Initializer, StreamInitializer
 
-from fastinit.torch._tensors import numel
+from fastinit.torch._tensors import Bounds, Shape, numel
+
+Array = np.ndarray[Any, Any]
 
 
 class Spec:
@@ -29,30 +33,34 @@ class Spec:
     random = False
     torch_native = False
 
-    def fill_numpy(self, tensor, arr, global_shape, bounds, seed):  # pragma: no cover
+    def fill_numpy(self, tensor: torch.Tensor | None, arr: Array, global_shape: Shape,
+                   bounds: Bounds, seed: int) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def fill_torch(self, local, global_shape, bounds, seed):  # pragma: no cover
+    def fill_torch(self, local: torch.Tensor, global_shape: Shape, bounds: Bounds,
+                   seed: int) -> None:  # pragma: no cover
         raise NotImplementedError
 
 
-def _is_whole(global_shape, bounds):
+def _is_whole(global_shape: Shape, bounds: Bounds) -> bool:
     return all(a == 0 and b == n for (a, b), n in zip(bounds, global_shape))
 
 
-def _index(bounds):
+def _index(bounds: Bounds) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in bounds)
 
 
 class InitializerSpec(Spec):
     """The values of a fastinit initializer; `make(seed)` returns it for a call's seed."""
 
-    def __init__(self, make, random=True, allow_in_memory=False):
+    def __init__(self, make: Callable[[int], Initializer], random: bool = True,
+                 allow_in_memory: bool = False) -> None:
         self.make = make
         self.random = random
         self.allow_in_memory = allow_in_memory
 
-    def fill_numpy(self, tensor, arr, global_shape, bounds, seed):
+    def fill_numpy(self, tensor: torch.Tensor | None, arr: Array, global_shape: Shape,
+                   bounds: Bounds, seed: int) -> None:
         init = self.make(seed)
         if _is_whole(global_shape, bounds):
             init(global_shape, arr.dtype, out=arr)
@@ -61,16 +69,16 @@ class InitializerSpec(Spec):
                         allow_in_memory=self.allow_in_memory)
 
 
-def uniform_spec(low, high):
+def uniform_spec(low: float, high: float) -> InitializerSpec:
     return InitializerSpec(lambda s: fastinit.RandomUniform(low, high, seed=s))
 
 
-def normal_spec(mean, std):
+def normal_spec(mean: float, std: float) -> InitializerSpec:
     fastinit.RandomNormal(mean, std, seed=0)  # validates mean and std now, before any work
     return InitializerSpec(lambda s: fastinit.RandomNormal(mean, std, seed=s))
 
 
-def trunc_normal_spec(mean, std, low, high):
+def trunc_normal_spec(mean: float, std: float, low: float, high: float) -> InitializerSpec:
     StreamInitializer("truncated_normal", seed=0, mean=mean, stddev=std, low=low, high=high)
     return InitializerSpec(lambda s: StreamInitializer(
         "truncated_normal", seed=s, mean=mean, stddev=std, low=low, high=high))
@@ -81,10 +89,11 @@ class ConstantSpec(Spec):
 
     torch_native = True
 
-    def __init__(self, value):
+    def __init__(self, value: Any) -> None:
         self.value = value
 
-    def fill_torch(self, local, global_shape, bounds, seed):
+    def fill_torch(self, local: torch.Tensor, global_shape: Shape, bounds: Bounds,
+                   seed: int) -> None:
         if isinstance(self.value, (int, float)) and self.value == 0 and not (
                 isinstance(self.value, float) and math.copysign(1.0, self.value) < 0):
             local.zero_()
@@ -92,7 +101,7 @@ class ConstantSpec(Spec):
             local.fill_(self.value)
 
 
-def _set_ones(local, bounds, points):
+def _set_ones(local: torch.Tensor, bounds: Bounds, points: Array) -> None:
     """Zero `local`, then write 1 at the global `points` (an (n, ndim) int array) inside it."""
     local.zero_()
     if len(points) == 0:
@@ -115,7 +124,8 @@ class EyeSpec(Spec):
 
     torch_native = True
 
-    def fill_torch(self, local, global_shape, bounds, seed):
+    def fill_torch(self, local: torch.Tensor, global_shape: Shape, bounds: Bounds,
+                   seed: int) -> None:
         (r0, _), (c0, _) = bounds
         local.zero_()
         local.diagonal(r0 - c0).fill_(1)
@@ -126,15 +136,16 @@ class DiracSpec(Spec):
 
     torch_native = True
 
-    def __init__(self, groups):
+    def __init__(self, groups: int) -> None:
         self.groups = groups
 
-    def fill_torch(self, local, global_shape, bounds, seed):
+    def fill_torch(self, local: torch.Tensor, global_shape: Shape, bounds: Bounds,
+                   seed: int) -> None:
         out_per_group = global_shape[0] // self.groups
         min_dim = min(out_per_group, global_shape[1])
         centre = [n // 2 for n in global_shape[2:]]
-        g, d = np.meshgrid(np.arange(self.groups), np.arange(min_dim), indexing="ij")
-        g, d = g.ravel(), d.ravel()
+        grid_g, grid_d = np.meshgrid(np.arange(self.groups), np.arange(min_dim), indexing="ij")
+        g, d = grid_g.ravel(), grid_d.ravel()
         cols = [g * out_per_group + d, d] + [np.full_like(d, c) for c in centre]
         _set_ones(local, bounds, np.stack(cols, axis=1).astype(np.int64))
 
@@ -145,12 +156,13 @@ class OrthogonalSpec(Spec):
 
     random = True
 
-    def __init__(self, gain, allow_in_memory):
+    def __init__(self, gain: float, allow_in_memory: bool) -> None:
         fastinit.Orthogonal(gain, seed=0)
         self.gain = gain
         self.allow_in_memory = allow_in_memory
 
-    def fill_numpy(self, tensor, arr, global_shape, bounds, seed):
+    def fill_numpy(self, tensor: torch.Tensor | None, arr: Array, global_shape: Shape,
+                   bounds: Bounds, seed: int) -> None:
         rows = global_shape[0]
         cols = numel(global_shape) // rows
         init = fastinit.Orthogonal(self.gain, seed=seed)
@@ -192,16 +204,17 @@ class SparseSpec(Spec):
     MAX_BAND = 1 << 16         # band entries per pass (~3 MiB with the sort)
     Z = 4.5                    # band half-width in binomial standard deviations
 
-    def __init__(self, rows, num_zeros, std):
+    def __init__(self, rows: int, num_zeros: int, std: float) -> None:
         self.values = normal_spec(0.0, std)
         self.rows = rows
         self.k = num_zeros
 
-    def _keys(self, seed):
+    def _keys(self, seed: int) -> StreamInitializer:
         return StreamInitializer("uniform", seed=fastinit.seed_for_name(seed, self.KEY_NAME),
                                  low=0.0, high=1.0)
 
-    def fill_numpy(self, tensor, arr, global_shape, bounds, seed):
+    def fill_numpy(self, tensor: torch.Tensor | None, arr: Array, global_shape: Shape,
+                   bounds: Bounds, seed: int) -> None:
         self.values.fill_numpy(tensor, arr, global_shape, bounds, seed)
         (r0, r1), (c0, c1) = bounds
         rows, k = self.rows, self.k
@@ -222,7 +235,9 @@ class SparseSpec(Spec):
             self._columns(flat, arr, global_shape, bounds, seed, keys_init, thresholds, w0,
                           min(c1, w0 + width))
 
-    def _columns(self, flat, arr, global_shape, bounds, seed, keys_init, thresholds, w0, w1):
+    def _columns(self, flat: Array, arr: Array, global_shape: Shape, bounds: Bounds, seed: int,
+                 keys_init: StreamInitializer, thresholds: tuple[Any, Any], w0: int,
+                 w1: int) -> None:
         """Zero the zero rows of global columns [w0, w1) that fall inside the piece."""
         (r0, r1), (c0, c1) = bounds
         rows, k = self.rows, self.k
@@ -274,7 +289,8 @@ class SparseSpec(Spec):
         for c in np.flatnonzero(failed).tolist():
             self._redo_column(arr, global_shape, bounds, seed, keys_init, w0 + c)
 
-    def _redo_column(self, arr, global_shape, bounds, seed, keys_init, c):
+    def _redo_column(self, arr: Array, global_shape: Shape, bounds: Bounds, seed: int,
+                     keys_init: StreamInitializer, c: int) -> None:
         """The exact rule for global column c: a stable argsort of all its keys."""
         (r0, r1), (c0, _) = bounds
         keys = keys_init.region(global_shape, (slice(None), slice(c, c + 1)), "float32").ravel()
@@ -286,7 +302,8 @@ class SparseSpec(Spec):
         arr[:, c - c0] = col[:, 0]
 
 
-def _sort_band(br, bc, bk, rows):
+def _sort_band(br: Array, bc: Array, bk: Array, rows: int) -> tuple[Array, Array]:
+
     """(rows, columns) of the band in (column, key, row) order.
 
     float32 uniform keys in [0, 1) are multiples of 2**-24, so (column, key, row) packs into

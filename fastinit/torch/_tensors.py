@@ -19,10 +19,17 @@ import math
 import numbers
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import ml_dtypes
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from fastinit.torch._specs import Spec
+
+Shape = tuple[int, ...]
+Bounds = tuple[tuple[int, int], ...]   # a (start, stop) pair per axis
 
 FLOAT_DTYPES = {
     torch.float16: np.dtype(np.float16),
@@ -34,7 +41,7 @@ FLOAT_DTYPES = {
 # ---- seeds ---------------------------------------------------------------------------------
 
 
-def check_seed(seed):
+def check_seed(seed: object) -> int:
     """`seed` as a Python int >= 0 (ints and numpy ints only)."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"Argument `seed` must be an int >= 0. Received: seed={seed!r}")
@@ -44,7 +51,7 @@ def check_seed(seed):
     return seed
 
 
-def resolve_seed(seed, generator):
+def resolve_seed(seed: object, generator: "torch.Generator | None") -> int:
     """The int seed of one call: `seed`, else one 63-bit int drawn from `generator`, else from
     torch's default CPU generator (so ``torch.manual_seed(s)`` makes unseeded calls
     reproducible; each call advances the generator by one draw)."""
@@ -60,7 +67,7 @@ def resolve_seed(seed, generator):
             )
         device = generator.device
     else:
-        device = "cpu"
+        device = torch.device("cpu")
     # device= explicitly: under `with torch.device("meta")` a factory would make a meta tensor
     draw = torch.randint(0, 2**63 - 1, (), generator=generator, device=device, dtype=torch.int64)
     return int(draw.item())
@@ -69,7 +76,7 @@ def resolve_seed(seed, generator):
 # ---- numpy views and hugepages --------------------------------------------------------------
 
 
-def numpy_view(t):
+def numpy_view(t: torch.Tensor) -> np.ndarray[Any, Any]:
     """A writable numpy array sharing the storage of the contiguous CPU tensor `t`."""
     d = t.detach()
     if d.dtype == torch.bfloat16:
@@ -77,7 +84,7 @@ def numpy_view(t):
     return d.numpy()
 
 
-def _hugepages_wanted():
+def _hugepages_wanted() -> bool:
     if os.environ.get("FASTINIT_TORCH_HUGEPAGES", "0") != "1" or not sys.platform.startswith(
             "linux"):
         return False
@@ -91,7 +98,7 @@ def _hugepages_wanted():
 _MADV_HUGEPAGE = 14
 _HUGE = 2 << 20
 _HUGEPAGE_MIN_BYTES = 4 << 20
-_madvise = None
+_madvise: Any = None
 if _hugepages_wanted():
     try:
         _libc = ctypes.CDLL(None, use_errno=True)
@@ -102,7 +109,7 @@ if _hugepages_wanted():
         _madvise = None
 
 
-def advise_hugepages(t):
+def advise_hugepages(t: torch.Tensor) -> None:
     """Ask Linux for transparent huge pages under the 2 MiB-aligned interior of a large CPU
     tensor before it is first written (THP in "madvise" mode).
 
@@ -128,14 +135,20 @@ def advise_hugepages(t):
 # ---- the fill path --------------------------------------------------------------------------
 
 
-def is_dtensor(t):
+def is_dtensor(t: object) -> bool:
     if "torch.distributed.tensor" not in sys.modules:
         return False
     from torch.distributed.tensor import DTensor
     return isinstance(t, DTensor)
 
 
-def dtensor_piece(t):
+def local_tensor(t: torch.Tensor) -> torch.Tensor:
+    """The tensor holding `t`'s values on this rank: a DTensor's local shard, else `t`."""
+    local: torch.Tensor = t._local_tensor if is_dtensor(t) else t  # type: ignore[attr-defined]
+    return local
+
+
+def dtensor_piece(t: Any) -> tuple[torch.Tensor, Shape, Shape]:
     """(local tensor, global shape, global offsets) of a DTensor."""
     from torch.distributed.tensor import Partial
     try:
@@ -161,7 +174,9 @@ def dtensor_piece(t):
     return local, tuple(t.shape), tuple(int(o) for o in offsets)
 
 
-def fill_tensor(tensor, spec, seed, global_shape=None, offsets=None):
+def fill_tensor(tensor: torch.Tensor, spec: "Spec", seed: int,
+                global_shape: Shape | None = None,
+                offsets: Shape | None = None) -> torch.Tensor:
     """Write the piece of ``spec``'s global tensor that `tensor` holds, in place; return `tensor`.
 
     `global_shape` defaults to the tensor's shape and `offsets` to zeros (the whole tensor).
@@ -193,5 +208,6 @@ def fill_tensor(tensor, spec, seed, global_shape=None, offsets=None):
     return tensor
 
 
-def numel(shape):
+def numel(shape: Shape) -> int:
+
     return math.prod(shape)
