@@ -19,13 +19,14 @@ repeat in a fresh process: stock construction, construction under fastinit.torch
 meta construction + fastinit.torch.materialize.  Also: stock torch with THP_MEM_ALLOC_ENABLE=1
 (torch's own huge-page switch), materialize with FASTINIT_TORCH_HUGEPAGES=1 (fastinit's opt-in
 huge-page advice), patch() with fastinit on one thread (each call a separate OpenMP team: on a
-busy machine waking the second thread costs milliseconds), and the first-touch floor: meta construction, then every tensor allocated and
-written once with zeros (torch.empty_like + zero_), which no initializer can beat.
+busy machine waking the second thread costs milliseconds), and the first-touch floor: meta
+construction, then materialize with every tensor zeros_ (the same allocation and thread pool, no
+random values), which no initializer can beat: on a VM, the page faults of fresh memory cost more
+than the fills.
 """
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -35,29 +36,19 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)     # this checkout's fastinit, also when another one is installed
+from benchmarks._helpers import (  # noqa: E402  (benchmarks/benchmarks, as asv sees it)
+    TORCH_CALLS,
+    gpt_class,
+    proc_status_bytes,
+    reset_peak_rss,
+)
 MiB = 2**20
 
 SIZES = {"768x768": (768, 768), "4096x4096": (4096, 4096), "2**26": (8192, 8192)}
 QUICK_SIZES = {"256x256": (256, 256), "1024x1024": (1024, 1024)}
 DTYPES = ["float32", "bfloat16"]
 
-# name -> (positional args after the tensor, keyword args); the same call for both libraries
-CALLS = {
-    "uniform_": ((), {"a": -1.0, "b": 1.0}),
-    "normal_": ((), {"std": 0.02}),
-    "trunc_normal_": ((), {"std": 0.02, "a": -0.04, "b": 0.04}),
-    "constant_": ((0.5,), {}),
-    "ones_": ((), {}),
-    "zeros_": ((), {}),
-    "eye_": ((), {}),
-    "dirac_": ((), {}),
-    "xavier_uniform_": ((), {}),
-    "xavier_normal_": ((), {}),
-    "kaiming_uniform_": ((), {"a": math.sqrt(5)}),
-    "kaiming_normal_": ((), {"mode": "fan_out", "nonlinearity": "relu"}),
-    "orthogonal_": ((), {}),
-    "sparse_": ((0.1,), {}),
-}
+CALLS = TORCH_CALLS
 
 
 def shape_for(name, shape):
@@ -73,16 +64,7 @@ def function_of(lib, name):
 
 
 def _proc_kib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def _reset_peak():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
+    return proc_status_bytes(field) // 1024
 
 
 def _setup_threads(threads):
@@ -107,7 +89,7 @@ def rss_child(lib, name, dtype, shape, threads):
     except Exception as e:  # noqa: BLE001 - reported in the table
         return {"error": type(e).__name__}
     before = _proc_kib("VmRSS")
-    _reset_peak()
+    reset_peak_rss()
     fn(t, *args, **kwargs)
     peak = _proc_kib("VmHWM")
     return {"extra_mib": max(0, peak - before) / 1024, "output_mib": t.nbytes / MiB}
@@ -195,32 +177,6 @@ def _print_row(row):
 # ---- the model ------------------------------------------------------------------------------
 
 
-def gpt_class():
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, d):
-            super().__init__()
-            self.ln1 = nn.LayerNorm(d)
-            self.qkv = nn.Linear(d, 3 * d)
-            self.proj = nn.Linear(d, d)
-            self.ln2 = nn.LayerNorm(d)
-            self.fc = nn.Linear(d, 4 * d)
-            self.out = nn.Linear(4 * d, d)
-
-    class GPT(nn.Module):
-        def __init__(self, vocab, d, layers, context):
-            super().__init__()
-            self.wte = nn.Embedding(vocab, d)
-            self.wpe = nn.Embedding(context, d)
-            self.blocks = nn.ModuleList([Block(d) for _ in range(layers)])
-            self.ln_f = nn.LayerNorm(d)
-            self.lm_head = nn.Linear(d, vocab, bias=False)
-            self.lm_head.weight = self.wte.weight
-
-    return GPT
-
-
 def model_child(mode, vocab, d, layers, context, threads):
     import torch
     import fastinit.torch as ft
@@ -230,7 +186,7 @@ def model_child(mode, vocab, d, layers, context, threads):
         GPT(vocab, 64, 1, 16)                  # import-time and first-call costs, not timed
     ft.materialize(GPT(vocab // 64 + 1, 64, 1, 16), 0)
     before = _proc_kib("VmRSS")
-    _reset_peak()
+    reset_peak_rss()
     t0 = time.perf_counter()
     if mode in ("stock", "stock-thp"):
         torch.manual_seed(0)
@@ -246,17 +202,10 @@ def model_child(mode, vocab, d, layers, context, threads):
         with torch.device("meta"):
             model = GPT(vocab, d, layers, context)
         ft.materialize(model, 0)
-    elif mode == "floor":
+    elif mode == "floor":          # the same allocation and thread pool, values free
         with torch.device("meta"):
             model = GPT(vocab, d, layers, context)
-        for mod in model.modules():
-            for n, p in list(mod.named_parameters(recurse=False)):
-                if p.is_meta:
-                    new = torch.nn.Parameter(torch.empty_like(p, device="cpu").zero_())
-                    for m2 in model.modules():   # keep ties: replace every binding
-                        for n2, p2 in list(m2.named_parameters(recurse=False)):
-                            if p2 is p:
-                                setattr(m2, n2, new)
+        ft.materialize(model, 0, rules={"*": "zeros_"})
     else:
         raise ValueError(mode)
     elapsed = time.perf_counter() - t0
@@ -296,7 +245,7 @@ def model_table(cfg, threads, repeats):
                  "patch-1t": "fastinit.torch.patch(), fastinit on 1 thread",
                  "materialize": "meta + fastinit.torch.materialize",
                  "materialize-thp": "meta + materialize, FASTINIT_TORCH_HUGEPAGES=1",
-                 "floor": "floor: meta, then empty_like + zero_ per tensor"}[mode]
+                 "floor": "floor: meta + materialize with every tensor zeros_"}[mode]
         print(f"| {label} | {s:.2f} | {stock / s:.1f}x | {peak:.0f} | {above:.0f} |")
     print("\nall runs (s):", {m: [round(r["seconds"], 2) for r in v] for m, v in results.items()})
     return summary

@@ -16,6 +16,8 @@ import fastinit.torch as ft  # noqa: E402
 import torch.nn.init as ti  # noqa: E402
 from torch import nn  # noqa: E402
 
+from benchmarks.benchmarks._helpers import gpt_class  # noqa: E402
+
 INIT_NAMES = ["uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
               "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
               "kaiming_normal_", "orthogonal_", "sparse_"]
@@ -24,31 +26,17 @@ INIT_NAMES = ["uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zer
 # ---- a small GPT skeleton -------------------------------------------------------------------
 
 
-class Block(nn.Module):
-    def __init__(self, d):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(d)
-        self.qkv = nn.Linear(d, 3 * d)
-        self.proj = nn.Linear(d, d)
-        self.ln2 = nn.LayerNorm(d)
-        self.fc = nn.Linear(d, 4 * d)
-        self.out = nn.Linear(4 * d, d)
+_GPT = gpt_class()
 
 
-class GPT(nn.Module):
-    def __init__(self, vocab=512, d=64, layers=2, extra_first=False, rename=False):
-        super().__init__()
-        if extra_first:
-            self.adapter = nn.Linear(d, d)          # an unrelated module, registered first
-        self.wte = nn.Embedding(vocab, d, padding_idx=3)
-        self.wpe = nn.Embedding(128, d)
-        self.blocks = nn.ModuleList([Block(d) for _ in range(layers)])
-        self.ln_f = nn.LayerNorm(d)
-        if rename:
-            self.final_norm = self.ln_f
-            del self.ln_f
-        self.lm_head = nn.Linear(d, vocab, bias=False)
-        self.lm_head.weight = self.wte.weight       # tied
+def GPT(vocab=512, d=64, layers=2, extra_first=False, rename=False):
+    """The shared skeleton, small; `extra_first` registers an unrelated module first, `rename`
+    moves ln_f to final_norm."""
+    m = _GPT(vocab, d, layers, 128, padding_idx=3, first=nn.Linear(d, d) if extra_first else None)
+    if rename:
+        m.final_norm = m.ln_f
+        del m.ln_f
+    return m
 
 
 def meta(cls=GPT, **kw):

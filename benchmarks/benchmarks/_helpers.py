@@ -4,8 +4,9 @@ thread count, peak RSS and timing.
 
 asv imports this package as `benchmarks` (it can import nothing else from benchmarks/); a script
 run as `python benchmarks/compare.py` has benchmarks/ first on sys.path and imports it by the
-same name; the tests import it as benchmarks.benchmarks._helpers, from the repository's root.  asv also scans every public name of every module here for benchmarks, so no name
-starts with time_, mem_, peakmem_ or track_.  fastinit, torch and jax are imported only when a
+same name; the tests import it as benchmarks.benchmarks._helpers, from the repository's root.
+asv also scans every public name of every module here for benchmarks, so no name starts with
+time_, mem_, peakmem_ or track_.  fastinit, torch and jax are imported only when a
 factory is called: a process that measures one library loads no other.
 """
 
@@ -31,6 +32,25 @@ FILLS = {
     "random_normal": ("RandomNormal", {"mean": 0.0, "stddev": 1.0, "seed": 0}),
     "truncated_normal": ("TruncatedNormal", {"mean": 0.0, "stddev": 1.0, "seed": 0}),
     "he_normal": ("HeNormal", {"seed": 0}),
+}
+
+# torch.nn.init functions as name -> (positional args after the tensor, keyword args): the same
+# call for fastinit.torch and torch (torch_compare.py, the asv suite torch_init.py).
+TORCH_CALLS = {
+    "uniform_": ((), {"a": -1.0, "b": 1.0}),
+    "normal_": ((), {"std": 0.02}),
+    "trunc_normal_": ((), {"std": 0.02, "a": -0.04, "b": 0.04}),
+    "constant_": ((0.5,), {}),
+    "ones_": ((), {}),
+    "zeros_": ((), {}),
+    "eye_": ((), {}),
+    "dirac_": ((), {}),
+    "xavier_uniform_": ((), {}),
+    "xavier_normal_": ((), {}),
+    "kaiming_uniform_": ((), {"a": math.sqrt(5)}),
+    "kaiming_normal_": ((), {"mode": "fan_out", "nonlinearity": "relu"}),
+    "orthogonal_": ((), {}),
+    "sparse_": ((0.1,), {}),
 }
 
 ORTHOGONAL_SHAPES = [(1024, 1024), (2048, 2048), (4096, 4096), (65536, 256)]
@@ -181,3 +201,40 @@ def timed_calls(call, repeats):
         times.append(time.perf_counter() - start)
         del out
     return times
+
+
+def gpt_class():
+    """A GPT-style torch skeleton, shared by torch_compare.py, the asv suite and the tests:
+    ``GPT(vocab, d, layers, context=1024, padding_idx=None, first=None)``.
+
+    An embedding (vocab x d, tied to the lm_head) and learned positions (context x d), then
+    `layers` blocks of LayerNorm, Linear qkv (d -> 3d) and proj, LayerNorm, and an MLP of 4d;
+    a final LayerNorm.  `first`, when given, is a module registered before everything else (the
+    tests' unrelated module).  With vocab 50257, d 2048, 24 layers and context 1024 it has 1.3B
+    parameters.  torch is imported here, when the class is built.
+    """
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.ln1 = nn.LayerNorm(d)
+            self.qkv = nn.Linear(d, 3 * d)
+            self.proj = nn.Linear(d, d)
+            self.ln2 = nn.LayerNorm(d)
+            self.fc = nn.Linear(d, 4 * d)
+            self.out = nn.Linear(4 * d, d)
+
+    class GPT(nn.Module):
+        def __init__(self, vocab, d, layers, context=1024, padding_idx=None, first=None):
+            super().__init__()
+            if first is not None:
+                self.first = first
+            self.wte = nn.Embedding(vocab, d, padding_idx=padding_idx)
+            self.wpe = nn.Embedding(context, d)
+            self.blocks = nn.ModuleList([Block(d) for _ in range(layers)])
+            self.ln_f = nn.LayerNorm(d)
+            self.lm_head = nn.Linear(d, vocab, bias=False)
+            self.lm_head.weight = self.wte.weight       # tied
+
+    return GPT

@@ -4,7 +4,10 @@ and model construction (stock, patch(), meta + materialize) on a small GPT skele
 Skipped (NotImplementedError in setup, asv's convention) when torch is not installed.
 """
 
+import functools
 import math
+
+from ._helpers import TORCH_CALLS, gpt_class
 
 try:
     import torch
@@ -14,18 +17,9 @@ try:
 except ImportError:  # pragma: no cover - asv without the torch extra
     torch = None
 
-CALLS = {
-    "uniform_": ((), {"a": -1.0, "b": 1.0}),
-    "normal_": ((), {"std": 0.02}),
-    "trunc_normal_": ((), {"std": 0.02, "a": -0.04, "b": 0.04}),
-    "kaiming_uniform_": ((), {"a": math.sqrt(5)}),
-    "kaiming_normal_": ((), {}),
-    "xavier_uniform_": ((), {}),
-    "xavier_normal_": ((), {}),
-    "orthogonal_": ((), {}),
-    "sparse_": ((0.1,), {}),
-    "constant_": ((0.5,), {}),
-}
+CALLS = {name: TORCH_CALLS[name] for name in (
+    "uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "xavier_uniform_", "xavier_normal_", "orthogonal_", "sparse_", "constant_")}
 
 
 class TorchFunctions:
@@ -54,28 +48,6 @@ class TorchFunctions:
         self.fn(self.t, *self.args, **self.kwargs)
 
 
-def _gpt(vocab, d, layers):
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
-            self.fc, self.out = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte = nn.Embedding(vocab, d)
-            self.blocks = nn.ModuleList([Block() for _ in range(layers)])
-            self.ln_f = nn.LayerNorm(d)
-            self.lm_head = nn.Linear(d, vocab, bias=False)
-            self.lm_head.weight = self.wte.weight
-
-    return GPT
-
-
 class ModelConstruction:
     """A ~60M-parameter GPT skeleton (vocab 50257, d=512, 8 layers), 2 threads."""
 
@@ -87,7 +59,7 @@ class ModelConstruction:
         if torch is None:
             raise NotImplementedError("torch is not installed")
         torch.set_num_threads(2)
-        self.GPT = _gpt(50257, 512, 8)
+        self.GPT = functools.partial(gpt_class(), 50257, 512, 8)
         with torch.device("meta"):
             self.GPT()
 
