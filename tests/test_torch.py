@@ -2,6 +2,7 @@
 fastinit's arrays, torch's fans/messages/warnings, in-place semantics, dtypes and seeding."""
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -13,6 +14,7 @@ stats = pytest.importorskip("scipy.stats")
 import fastinit  # noqa: E402
 import fastinit.torch as ft  # noqa: E402
 import torch.nn.init as ti  # noqa: E402
+from torch import nn  # noqa: E402
 
 P_MIN = 1e-4   # KS p-value floor; fixed seeds make every test deterministic
 NONLINEARITIES = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
@@ -377,6 +379,26 @@ def test_zero_element_tensors():
     with pytest.raises(ValueError, match=r"fan_in \+ fan_out is 0 .*shape \(0, 0\)"):
         ft.xavier_normal_(torch.empty(0, 0), seed=1)
     assert ft.normal_(torch.empty(()), seed=1).shape == ()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_values_outside_the_dtype_raise_before_any_work(dtype):
+    big = float(torch.finfo(dtype).max) * 4
+    t = torch.full((4, 4), 7.0, dtype=dtype)
+    pattern = (rf"The arguments of normal_ give values outside the range of {dtype} \(largest "
+               r"finite value .*\) for a tensor of shape \(4, 4\)\. "
+               + re.escape(f"Received: mean=0.0, std={big!r}, dtype={dtype}"))
+    with pytest.raises(ValueError, match=pattern):
+        ft.normal_(t, std=big, seed=1)
+    assert (t == 7).all()                      # untouched
+    with pytest.raises(ValueError, match=r"The arguments of xavier_normal_ .*gain="):
+        ft.xavier_normal_(t, gain=big, seed=1)
+    # materialize: raised while building the specs, before any storage is allocated
+    with torch.device("meta"):
+        m = nn.Linear(4, 4).to(dtype)
+    with pytest.raises(ValueError, match=r"The arguments of normal_"):
+        ft.materialize(m, 0, rules={"weight": ft.rule("normal_", std=big)})
+    assert m.weight.is_meta and m.bias.is_meta
 
 
 def test_errors_match_torch():

@@ -219,8 +219,26 @@ def build_spec(name: str, shape: Shape, dtype: torch.dtype, kwargs: dict[str, An
                allow_in_memory: bool = True) -> _specs.Spec | None:
     """The spec of torch-style function `name` with keyword arguments `kwargs` (generator and
     seed excluded) for a global `shape` and `dtype`; None when the call is a no-op (torch's
-    zero-element kaiming_* and orthogonal_).  Validates like the function."""
+    zero-element kaiming_* and orthogonal_).  Validates like the function, and checks that the
+    values fit `dtype`, before any work."""
     kw = _bind(name, kwargs)
+    spec = _build_spec(name, shape, dtype, kw, allow_in_memory)
+    np_dtype = FLOAT_DTYPES.get(dtype)
+    if isinstance(spec, _specs.InitializerSpec) and np_dtype is not None:
+        try:
+            spec.check(shape, np_dtype)
+        except ValueError:   # named by fastinit's initializer: say it in torch's terms
+            received = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+            raise ValueError(
+                f"The arguments of {name} give values outside the range of {dtype} (largest "
+                f"finite value {torch.finfo(dtype).max:.6g}) for a tensor of shape {shape}. "
+                f"Received: {received}, dtype={dtype}"
+            ) from None
+    return spec
+
+
+def _build_spec(name: str, shape: Shape, dtype: torch.dtype, kw: dict[str, Any],
+                allow_in_memory: bool) -> _specs.Spec | None:
     if name == "uniform_":
         return _uniform_spec(kw["a"], kw["b"], dtype)
     if name == "normal_":

@@ -59,6 +59,11 @@ class InitializerSpec(Spec):
         self.random = random
         self.allow_in_memory = allow_in_memory
 
+    def check(self, global_shape: Shape, dtype: np.dtype[Any]) -> None:
+        """Raise the initializer's ValueError now if its values do not fit `dtype` (a std
+        float16 cannot hold, say): before any tensor is allocated or written."""
+        self.make(0).source(global_shape, dtype)
+
     def fill_numpy(self, tensor: torch.Tensor | None, arr: Array, global_shape: Shape,
                    bounds: Bounds, seed: int) -> None:
         init = self.make(seed)
