@@ -38,6 +38,7 @@ import numpy as np
 
 from fastinit._chunks import DEFAULT_CHUNK_BYTES, ByteCounter, progress_bar
 from fastinit._files import check_space, resolve_target, write_atomically
+from fastinit._modelspec import ModelSpec
 from fastinit._regions import ArraySource, Source
 from fastinit._registry import resolve_initializer
 from fastinit._validation import BFLOAT16, check_positive_int
@@ -226,7 +227,7 @@ def index_bytes(weight_map: Mapping[str, str], total_size: int) -> bytes:
 # ---- the writer ------------------------------------------------------------------------------
 
 
-def save_safetensors(path: PathLike, tensors: Mapping[str, Any], *,
+def save_safetensors(path: PathLike, tensors: Mapping[str, Any] | ModelSpec, *,
                      metadata: Mapping[str, str] | None = None,
                      max_shard_size: int | str | None = None,
                      shards: Iterable[int] | None = None, index: bool | None = None,
@@ -249,7 +250,8 @@ def save_safetensors(path: PathLike, tensors: Mapping[str, Any], *,
             ``model-00001-of-0000N.safetensors`` beside it and the index
             ``model.safetensors.index.json`` (a split into one shard writes `path` itself and no
             index, as huggingface_hub does).
-        tensors: {name: value}, in the order that decides the sharding.  A value is a Source
+        tensors: {name: value}, in the order that decides the sharding, or a `ModelSpec`
+            (`fastinit.load_spec`; its metadata is the default `metadata`).  A value is a Source
             (``initializer.source(shape, dtype)``), a tuple ``(initializer, shape)`` or
             ``(initializer, shape, dtype)`` (an instance, a name or a config; dtype float32 by
             default), or a numpy array.  Dtypes: float16, bfloat16, float32, float64, and bool
@@ -278,6 +280,9 @@ def save_safetensors(path: PathLike, tensors: Mapping[str, Any], *,
     if not isinstance(path, str):
         raise TypeError(f"Argument `path` must be a str or os.PathLike[str]. Received: {path!r}")
     chunk_bytes = check_positive_int("chunk_bytes", chunk_bytes)
+    if isinstance(tensors, ModelSpec):
+        metadata = tensors.metadata if metadata is None else metadata
+        tensors = tensors.tensors
     if not isinstance(tensors, Mapping):
         raise TypeError(f"Argument `tensors` must be a dict of name to tensor. "
                         f"Received: {type(tensors).__name__}")

@@ -15,6 +15,16 @@ import warnings
 
 import torch
 
+from fastinit._torch_rules import (  # torch-free: shared with fastinit's model specs
+    RANDOM,
+    _bind,
+    _correct_fan,
+    _kaiming_std,
+    _norm_cdf,
+    _xavier_std,
+    calculate_fan_in_and_fan_out,
+    calculate_gain,
+)
 from fastinit.torch import _specs
 from fastinit.torch._tensors import (
     FLOAT_DTYPES,
@@ -46,70 +56,6 @@ _UNIFORM_KERNEL, _NORMAL_KERNEL = "check_uniform_bounds", "normal_kernel_cpu"
 
 
 # ---- gains and fans (torch's code) -----------------------------------------------------------
-
-
-def calculate_gain(nonlinearity, param=None):
-    r"""Return the recommended gain value for the given nonlinearity function.
-
-    ================= ====================================================
-    nonlinearity      gain
-    ================= ====================================================
-    Linear / Identity :math:`1`
-    Conv{1,2,3}D      :math:`1`
-    Sigmoid           :math:`1`
-    Tanh              :math:`\frac{5}{3}`
-    ReLU              :math:`\sqrt{2}`
-    Leaky Relu        :math:`\sqrt{\frac{2}{1 + \text{negative\_slope}^2}}`
-    SELU              :math:`\frac{3}{4}`
-    ================= ====================================================
-
-    Exactly `torch.nn.init.calculate_gain` (same values and errors).
-
-    Args:
-        nonlinearity: the non-linear function (`nn.functional` name)
-        param: optional parameter for the non-linear function
-    """
-    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-                  "conv_transpose2d", "conv_transpose3d"]
-    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
-        return 1
-    elif nonlinearity == "tanh":
-        return 5.0 / 3
-    elif nonlinearity == "relu":
-        return math.sqrt(2.0)
-    elif nonlinearity == "leaky_relu":
-        if param is None:
-            negative_slope = 0.01
-        elif not isinstance(param, bool) and isinstance(param, int) or isinstance(param, float):
-            negative_slope = param
-        else:
-            raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + negative_slope**2))
-    elif nonlinearity == "selu":
-        return 3.0 / 4
-    else:
-        raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
-
-
-def calculate_fan_in_and_fan_out(shape):
-    """torch's fans of a shape: (shape[1] * rf, shape[0] * rf), rf = prod(shape[2:])."""
-    if len(shape) < 2:
-        raise ValueError(
-            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
-        )
-    receptive_field_size = 1
-    for s in shape[2:]:
-        receptive_field_size *= s
-    return shape[1] * receptive_field_size, shape[0] * receptive_field_size
-
-
-def _correct_fan(shape, mode):
-    mode = mode.lower()
-    valid_modes = ["fan_in", "fan_out"]
-    if mode not in valid_modes:
-        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
-    fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
-    return fan_in if mode == "fan_in" else fan_out
 
 
 # ---- specs from parameters (shared with materialize and fill_shard) -------------------------
@@ -144,10 +90,6 @@ def _normal_spec(mean, std):
     return _specs.normal_spec(float(mean), float(std))
 
 
-def _norm_cdf(x):
-    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
-
-
 def _trunc_normal_spec(mean, std, a, b):
     if (mean < a - 2 * std) or (mean > b + 2 * std):
         warnings.warn(
@@ -169,17 +111,6 @@ def _trunc_normal_spec(mean, std, a, b):
     a = max(float(a), mean - 40.0 * std)
     b = min(float(b), mean + 40.0 * std)
     return _specs.trunc_normal_spec(float(mean), float(std), a, b)
-
-
-def _kaiming_std(shape, a, mode, nonlinearity):
-    fan = _correct_fan(shape, mode)
-    gain = calculate_gain(nonlinearity, a)
-    return gain / math.sqrt(fan)
-
-
-def _xavier_std(shape, gain):
-    fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
-    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 
 
 def _sparse_spec(shape, sparsity, std):
@@ -248,42 +179,6 @@ def build_spec(name, shape, dtype, kwargs, allow_in_memory=True):
     if name == "sparse_":
         return _sparse_spec(shape, kw["sparsity"], kw["std"])
     raise ValueError(f"Unknown torch.nn.init function {name!r}")
-
-
-_DEFAULTS = {
-    "uniform_": {"a": 0.0, "b": 1.0},
-    "normal_": {"mean": 0.0, "std": 1.0},
-    "trunc_normal_": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
-    "constant_": {"val": None},
-    "ones_": {},
-    "zeros_": {},
-    "eye_": {},
-    "dirac_": {"groups": 1},
-    "xavier_uniform_": {"gain": 1.0},
-    "xavier_normal_": {"gain": 1.0},
-    "kaiming_uniform_": {"a": 0, "mode": "fan_in", "nonlinearity": "leaky_relu"},
-    "kaiming_normal_": {"a": 0, "mode": "fan_in", "nonlinearity": "leaky_relu"},
-    "orthogonal_": {"gain": 1},
-    "sparse_": {"sparsity": None, "std": 0.01},
-}
-RANDOM = {"uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_",
-          "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_"}
-
-
-def _bind(name, kwargs):
-    if name not in _DEFAULTS:
-        raise ValueError(
-            f"Unknown torch.nn.init function {name!r}; expected one of {sorted(_DEFAULTS)}"
-        )
-    defaults = _DEFAULTS[name]
-    unknown = set(kwargs) - set(defaults)
-    if unknown:
-        raise TypeError(f"{name}() got unexpected keyword argument(s) {sorted(unknown)}")
-    kw = {**defaults, **kwargs}
-    missing = [k for k, v in kw.items() if v is None]
-    if missing:
-        raise TypeError(f"{name}() missing required argument(s) {missing}")
-    return kw
 
 
 # ---- the functions --------------------------------------------------------------------------
