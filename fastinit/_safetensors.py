@@ -298,7 +298,8 @@ def save_safetensors(path: PathLike, tensors: Mapping[str, Any] | ModelSpec, *,
         files, index_path = [path], None
     else:
         limit = parse_size(max_shard_size)
-        plan = plan_shards([(name, _nbytes(src)) for name, src in entries], limit)
+        # (no tensors: one empty file, as without max_shard_size)
+        plan = plan_shards([(name, _nbytes(src)) for name, src in entries], limit) or [[]]
         if len(plan) <= 1:
             files, index_path = [path], None
         else:

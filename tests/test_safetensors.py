@@ -277,6 +277,9 @@ def test_one_shard_is_the_plain_file(tmp_path):
     other = tmp_path / "plain.safetensors"
     fastinit.save_safetensors(other, _model())
     assert path.read_bytes() == other.read_bytes()
+    empty = tmp_path / "empty.safetensors"
+    assert fastinit.save_safetensors(empty, {}, max_shard_size=10) == [str(empty)]
+    assert empty.read_bytes() == st_save({})
 
 
 def test_shards_written_alone_are_identical(tmp_path):
