@@ -24,6 +24,9 @@ from fastinit._validation import BFLOAT16
 __all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "RANDOM", "torch_rule_source"]
 
 
+# ---- gains, fans and arguments (torch's code; fastinit.torch imports these) ------------------
+
+
 def calculate_gain(nonlinearity: str, param: Any = None) -> float:
     r"""Return the recommended gain value for the given nonlinearity function.
 
@@ -88,10 +91,8 @@ def _correct_fan(shape: Sequence[int], mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-
 def _norm_cdf(x: float) -> float:
     return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
-
 
 
 def _kaiming_std(shape: Sequence[int], a: Any, mode: str, nonlinearity: str) -> float:
@@ -103,7 +104,6 @@ def _kaiming_std(shape: Sequence[int], a: Any, mode: str, nonlinearity: str) -> 
 def _xavier_std(shape: Sequence[int], gain: float) -> float:
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     return gain * math.sqrt(2.0 / float(fan_in + fan_out))
-
 
 
 _DEFAULTS: dict[str, dict[str, Any]] = {

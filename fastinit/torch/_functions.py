@@ -18,11 +18,10 @@ import torch
 from fastinit._torch_rules import (  # torch-free: shared with fastinit's model specs
     RANDOM,
     _bind,
-    _correct_fan,
     _kaiming_std,
     _norm_cdf,
     _xavier_std,
-    calculate_fan_in_and_fan_out,
+    calculate_fan_in_and_fan_out,   # (materialize imports it from here)
     calculate_gain,
 )
 from fastinit.torch import _specs
@@ -55,7 +54,7 @@ _SCALAR_NAMES = {
 _UNIFORM_KERNEL, _NORMAL_KERNEL = "check_uniform_bounds", "normal_kernel_cpu"
 
 
-# ---- gains and fans (torch's code) -----------------------------------------------------------
+# (gains, fans and argument binding: fastinit/_torch_rules.py, torch-free)
 
 
 # ---- specs from parameters (shared with materialize and fill_shard) -------------------------
