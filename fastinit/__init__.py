@@ -14,6 +14,8 @@ from fastinit._config import show_config
 from fastinit._chunks import fill_chunked
 from fastinit._files import WriteInterrupted
 from fastinit._npy import save_npy
+from fastinit._safetensors import save_safetensors
+from fastinit._modelspec import ModelSpec, load_spec
 from fastinit._names import seed_for_name
 from fastinit.initializers import (
     Constant,
@@ -66,6 +68,6 @@ __all__ = [
     "get", "serialize", "deserialize", "compute_fans",
     "Stream", "fill_stream", "STREAM_VERSION",
     "get_num_threads", "set_num_threads", "num_threads", "show_config", "__version__",
-    "save_npy", "fill_chunked", "WriteInterrupted",
+    "save_npy", "save_safetensors", "load_spec", "ModelSpec", "fill_chunked", "WriteInterrupted",
     "StreamInitializer", "seed_for_name",
 ]

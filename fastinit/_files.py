@@ -220,7 +220,7 @@ def _restore_signals(mask: set[int | signal.Signals] | None) -> None:
 
 def write_atomically(target: Target, pieces: Sequence[bytes | bytearray | Source], *,
                      chunk_bytes: int, progress: bool = False, progress_min_bytes: int = 0,
-                     fsync: bool = False, stats: bool = False
+                     fsync: bool = False, stats: bool = False, counter: ByteCounter | None = None
                      ) -> list[tuple[float, float, float, float] | None]:
     """Write `pieces` (bytes, and Sources written whole in flat C order) to `target`.
 
@@ -230,6 +230,8 @@ def write_atomically(target: Target, pieces: Sequence[bytes | bytearray | Source
     on every core while the previous chunk is written (fastinit._chunks.write_pieces); a
     progress bar shows when `progress` and the data has `progress_min_bytes` or more.  With
     `stats`, each Source's (mean, std, min, max) come from its chunks as they are written.
+    A caller writing several files passes its own `counter` (with its progress bar over all
+    of them); `progress` is then ignored.
 
     Returns a list with, per piece, its statistics (None for bytes, complex values, or without
     `stats`).
@@ -238,11 +240,11 @@ def write_atomically(target: Target, pieces: Sequence[bytes | bytearray | Source
                  for p in pieces)
     check_space(target, nbytes)
     tmp = temp_path(target.dirname, os.path.basename(target.final))
-    counter = ByteCounter()
-    show = progress and nbytes >= progress_min_bytes
+    show = counter is None and progress and nbytes >= progress_min_bytes
     with _sigterm_raises(target.path), \
             progress_bar(show, nbytes, os.path.basename(target.path)) as bar:
-        counter.bar = bar
+        if counter is None:
+            counter = ByteCounter(bar)
         results = _write_to_temp_then_rename(target, tmp, pieces, chunk_bytes, counter, nbytes,
                                              fsync, stats)
     if fsync:

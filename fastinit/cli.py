@@ -3,6 +3,8 @@
     fastinit create emb.npy --shape 1000000,256 --init glorot_uniform --seed 0 --dtype float32
     fastinit create w.npy --shape 4096,4096 --init variance_scaling scale=2.0 mode=fan_out
     fastinit info emb.npy
+    fastinit create model.safetensors --spec spec.json [--max-shard-size 5GB]
+    fastinit info model.safetensors        (or model.safetensors.index.json)
 
 Also runs as ``python -m fastinit``.  Errors print one line on stderr and exit nonzero (2 for
 usage errors, 1 for I/O errors, 130/143 when interrupted by SIGINT/SIGTERM).
@@ -112,14 +114,21 @@ def _overflow_message(kwargs: dict[str, Any], exc: OverflowError) -> str:
 
 
 def _build_parser() -> _Parser:
-    p = _Parser(prog="fastinit", description="Keras initializers as .npy files of any size.")
+    p = _Parser(prog="fastinit", description="Keras initializers as .npy files of any size, "
+                "and whole models as safetensors seed checkpoints.")
     sub = p.add_subparsers(dest="command", metavar="{create,info}")
     sub.required = True
-    c = sub.add_parser("create", help="write an initializer's values to a .npy file",
-                       description="Write initializer(shape, dtype) to a .npy file, chunk by "
-                       "chunk in bounded memory (~200 MiB whatever the size).")
-    c.add_argument("path", help="output .npy file")
-    c.add_argument("--shape", required=True, help="comma-separated dims, e.g. 1000000,256")
+    c = sub.add_parser("create", help="write an initializer's values to a .npy file, or a "
+                       "model spec to safetensors",
+                       description="Write initializer(shape, dtype) to a .npy file, or every "
+                       "tensor of a JSON model spec (--spec) to a .safetensors file or shards, "
+                       "chunk by chunk in bounded memory (~200 MiB whatever the size).")
+    c.add_argument("path", help="output .npy file (or .safetensors with --spec)")
+    c.add_argument("--shape", help="comma-separated dims, e.g. 1000000,256")
+    c.add_argument("--spec", help="a JSON model spec (seed, and per tensor shape, dtype and "
+                   "initializer): writes a .safetensors seed checkpoint")
+    c.add_argument("--max-shard-size", help="with --spec: split into shards of at most this "
+                   "size, e.g. 5GB (decimal units, as the Hugging Face tools)")
     c.add_argument("--init", "--initializer", dest="init", default="glorot_uniform",
                    help="Keras initializer name (default: glorot_uniform)")
     c.add_argument("--seed", type=int, default=None,
@@ -139,8 +148,9 @@ def _build_parser() -> _Parser:
     c.add_argument("--chunk-mib", type=int, default=64, help="chunk size in MiB (default 64)")
     c.add_argument("kwargs", nargs="*", metavar="key=value",
                    help="initializer arguments, e.g. scale=2.0 mode=fan_out")
-    i = sub.add_parser("info", help="print a .npy file's shape, dtype and size (header only)")
-    i.add_argument("path", help=".npy file")
+    i = sub.add_parser("info", help="print a .npy or .safetensors file's shapes, dtypes and "
+                       "sizes (header only), or a safetensors index")
+    i.add_argument("path", help=".npy, .safetensors or .safetensors.index.json file")
     return p
 
 
@@ -157,17 +167,19 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
 
     if not args.path:
         raise _UsageError("the output path is empty")
+    if args.spec is not None:
+        return _create_from_spec(args, out)
+    if args.max_shard_size is not None:
+        raise _UsageError("--max-shard-size goes with --spec")
+    if args.shape is None:
+        raise _UsageError("the following arguments are required: --shape (or --spec for a "
+                          ".safetensors model)")
     shape = _parse_shape(args.shape)
     kwargs = _parse_kwargs(args.kwargs)
     if args.seed is not None and "seed" in kwargs:
         raise _UsageError(f"the seed is given twice: --seed {args.seed} and "
                           f"seed={_short(kwargs['seed'])}; give one")
-    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
-        raise _UsageError(f"--threads must be between 1 and {MAX_THREADS}, "
-                          f"got {_short(args.threads)}")
-    if not 1 <= args.chunk_mib <= MAX_CHUNK_MIB:
-        raise _UsageError(f"--chunk-mib must be between 1 and {MAX_CHUNK_MIB}, "
-                          f"got {_short(args.chunk_mib)}")
+    _check_thread_and_chunk(args)
     try:
         init = resolve_initializer({"class_name": args.init, "config": kwargs}, args.seed)
         # An in-memory source (orthogonal) computes once, on first use by the writer, after
@@ -210,6 +222,76 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _check_thread_and_chunk(args: argparse.Namespace) -> None:
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise _UsageError(f"--threads must be between 1 and {MAX_THREADS}, "
+                          f"got {_short(args.threads)}")
+    if not 1 <= args.chunk_mib <= MAX_CHUNK_MIB:
+        raise _UsageError(f"--chunk-mib must be between 1 and {MAX_CHUNK_MIB}, "
+                          f"got {_short(args.chunk_mib)}")
+
+
+def _create_from_spec(args: argparse.Namespace, out: TextIO) -> int:
+    import fastinit
+    from fastinit._modelspec import load_spec
+    from fastinit._safetensors import parse_size
+
+    given = [flag for flag, v in (("--shape", args.shape), ("--seed", args.seed),
+                                  ("--allow-in-memory", args.allow_in_memory or None))
+             if v is not None]
+    if args.init != "glorot_uniform":
+        given.append("--init")
+    if args.kwargs:
+        given.append(" ".join(args.kwargs))
+    if given:
+        raise _UsageError(f"{', '.join(given)} cannot be used with --spec: the spec gives the "
+                          "seed and every tensor's shape, dtype and initializer")
+    if not args.path.endswith(".safetensors"):
+        raise _UsageError(f"with --spec the output is a .safetensors file; got {args.path!r}")
+    _check_thread_and_chunk(args)
+    limit = None
+    if args.max_shard_size is not None:
+        try:
+            raw = args.max_shard_size.strip()
+            limit = parse_size(int(raw) if raw.isdigit() else raw, "--max-shard-size")
+        except (ValueError, TypeError) as e:
+            raise _UsageError(str(e).replace("Argument `--max-shard-size`", "--max-shard-size")
+                              ) from None
+    try:
+        spec = load_spec(args.spec)
+    except (ValueError, TypeError) as e:
+        raise _UsageError(str(e)) from None
+    except OverflowError as e:
+        raise _UsageError(f"{args.spec}: a value is out of range ({e})") from None
+    stats: dict[str, tuple[float, float, float, float] | None] = {}
+    t0 = time.perf_counter()
+    with fastinit.num_threads(args.threads):
+        files = fastinit.save_safetensors(
+            args.path, spec, max_shard_size=limit, force=args.force,
+            progress=args.progress and spec.nbytes >= 64 * 2**20,
+            chunk_bytes=args.chunk_mib * 2**20, stats=args.stats,
+            _on_stats=lambda name, st: stats.__setitem__(name, st))
+    secs = time.perf_counter() - t0
+    nbytes = spec.nbytes
+    rate = nbytes / secs / 1e9 if secs > 0 else math.inf
+    lines = [f"wrote {f}" for f in files] + [
+        f"  spec         {args.spec} (seed {spec.seed}, {len(spec.tensors)} tensors)",
+        f"  size         {_gb(nbytes)}",
+        f"  time         {secs:.2f} s ({rate:.2f} GB/s)",
+    ]
+    width = max(len(n) for n in spec.tensors)
+    for name, src in spec.tensors.items():
+        line = (f"  {name:<{width}}  {src.dtype.name:<8} {str(list(src.shape)):<14} "
+                f"{spec.described[name]}")
+        st = stats.get(name)
+        if st is not None and src.size:
+            mean, std, lo, hi = st
+            line += f"  mean={mean:.6g} std={std:.6g} min={lo:.6g} max={hi:.6g}"
+        lines.append(line)
+    print("\n".join(lines), file=out)
+    return 0
+
+
 def _info(args: argparse.Namespace, out: TextIO) -> int:
     import stat
 
@@ -220,6 +302,10 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
     mode = os.stat(args.path).st_mode
     if not stat.S_ISREG(mode):
         raise ValueError(f"{args.path} is {file_kind(mode)}, not a .npy file")
+    if args.path.endswith(".safetensors"):
+        return _info_safetensors(args.path, out)
+    if args.path.endswith(".json"):
+        return _info_index(args.path, out)
     shape, dt, fortran, offset = read_npy_header(args.path)
     n = math.prod(shape)
     data = n * dt.itemsize
@@ -241,6 +327,52 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
         lines.append(f"  WARNING      file is {file_size:,} bytes, expected {offset + data:,} "
                      "(truncated or trailing data)")
         status = IO_ERROR
+    print("\n".join(lines), file=out)
+    return status
+
+
+def _info_safetensors(path: str, out: TextIO) -> int:
+    from fastinit._safetensors import read_safetensors_header
+
+    offset, head = read_safetensors_header(path)
+    meta = head.pop("__metadata__", None)
+    data = os.path.getsize(path) - offset
+    lines = [f"{path}", f"  format       safetensors, {len(head)} tensors",
+             f"  size         {_gb(data)}", f"  header       {offset} bytes"]
+    if meta:
+        lines.append(f"  metadata     {meta}")
+    width = max((len(n) for n in head), default=0)
+    for name, info in sorted(head.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        a, b = info["data_offsets"]
+        lines.append(f"  {name:<{width}}  {info['dtype']:<5} {str(info['shape']):<14} "
+                     f"{b - a:,} bytes")
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def _info_index(path: str, out: TextIO) -> int:
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        try:
+            index = json.load(f)
+            total = index["metadata"]["total_size"]
+            weight_map = dict(index["weight_map"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path} is not a safetensors index file ({e})") from None
+    per_file: dict[str, int] = {}
+    for f_name in weight_map.values():
+        per_file[f_name] = per_file.get(f_name, 0) + 1
+    lines = [f"{path}", f"  format       safetensors index, {len(weight_map)} tensors in "
+             f"{len(per_file)} files", f"  total_size   {_gb(int(total))}"]
+    status = 0
+    here = os.path.dirname(path)
+    for f_name, n in sorted(per_file.items()):
+        full = os.path.join(here, f_name)
+        size = f"{os.path.getsize(full):,} bytes" if os.path.isfile(full) else "MISSING"
+        if size == "MISSING":
+            status = IO_ERROR
+        lines.append(f"  {f_name}  {n} tensors, {size}")
     print("\n".join(lines), file=out)
     return status
 

@@ -46,11 +46,12 @@ from fastinit.torch._functions import (  # noqa: E402
 )
 from fastinit.torch._materialize import Rule, fill_shard, materialize, rule  # noqa: E402
 from fastinit.torch._patch import is_patched, patch  # noqa: E402
+from fastinit.torch._safetensors import save_safetensors  # noqa: E402
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
     "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
     "kaiming_normal_", "orthogonal_", "sparse_",
-    "patch", "is_patched", "materialize", "fill_shard", "rule", "Rule",
+    "patch", "is_patched", "materialize", "fill_shard", "rule", "Rule", "save_safetensors",
     "DISTRIBUTION_NAME", "INSTALL_HINT",
 ]

@@ -17,6 +17,15 @@ from typing import Any
 
 import torch
 
+from fastinit._torch_rules import (  # torch-free: shared with fastinit's model specs
+    RANDOM,
+    DivisionByZeroError,
+    _bind,
+    _kaiming_std,
+    _xavier_std,
+    calculate_fan_in_and_fan_out,
+    calculate_gain,
+)
 from fastinit.torch import _specs
 from fastinit.torch._tensors import (
     FLOAT_DTYPES,
@@ -48,71 +57,7 @@ _SCALAR_NAMES = {
 _UNIFORM_KERNEL, _NORMAL_KERNEL = "check_uniform_bounds", "normal_kernel_cpu"
 
 
-# ---- gains and fans (torch's code) -----------------------------------------------------------
-
-
-def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    r"""Return the recommended gain value for the given nonlinearity function.
-
-    ================= ====================================================
-    nonlinearity      gain
-    ================= ====================================================
-    Linear / Identity :math:`1`
-    Conv{1,2,3}D      :math:`1`
-    Sigmoid           :math:`1`
-    Tanh              :math:`\frac{5}{3}`
-    ReLU              :math:`\sqrt{2}`
-    Leaky Relu        :math:`\sqrt{\frac{2}{1 + \text{negative\_slope}^2}}`
-    SELU              :math:`\frac{3}{4}`
-    ================= ====================================================
-
-    Exactly `torch.nn.init.calculate_gain` (same values and errors).
-
-    Args:
-        nonlinearity: the non-linear function (`nn.functional` name)
-        param: optional parameter for the non-linear function
-    """
-    linear_fns = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
-                  "conv_transpose2d", "conv_transpose3d"]
-    if nonlinearity in linear_fns or nonlinearity == "sigmoid":
-        return 1
-    elif nonlinearity == "tanh":
-        return 5.0 / 3
-    elif nonlinearity == "relu":
-        return math.sqrt(2.0)
-    elif nonlinearity == "leaky_relu":
-        if param is None:
-            negative_slope = 0.01
-        elif not isinstance(param, bool) and isinstance(param, int) or isinstance(param, float):
-            negative_slope = param
-        else:
-            raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + negative_slope**2))
-    elif nonlinearity == "selu":
-        return 3.0 / 4
-    else:
-        raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
-
-
-def calculate_fan_in_and_fan_out(shape: Shape) -> tuple[int, int]:
-    """torch's fans of a shape: (shape[1] * rf, shape[0] * rf), rf = prod(shape[2:])."""
-    if len(shape) < 2:
-        raise ValueError(
-            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
-        )
-    receptive_field_size = 1
-    for s in shape[2:]:
-        receptive_field_size *= s
-    return shape[1] * receptive_field_size, shape[0] * receptive_field_size
-
-
-def _correct_fan(shape: Shape, mode: str) -> int:
-    mode = mode.lower()
-    valid_modes = ["fan_in", "fan_out"]
-    if mode not in valid_modes:
-        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
-    fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
-    return fan_in if mode == "fan_in" else fan_out
+# (gains, fans and argument binding: fastinit/_torch_rules.py, torch-free)
 
 
 # ---- specs from parameters (shared with materialize and fill_shard) -------------------------
@@ -120,11 +65,6 @@ def _correct_fan(shape: Shape, mode: str) -> int:
 
 def _fmt(x: object) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-class DivisionByZeroError(ValueError, ZeroDivisionError):
-    """A value torch divides by is zero: a ValueError naming it, and still the
-    ZeroDivisionError torch raises there, for code that catches torch's."""
 
 
 def _check_range(a: float, b: float) -> None:
@@ -178,22 +118,6 @@ def _trunc_normal_spec(mean: float, std: float, a: float, b: float) -> _specs.Sp
     a = max(float(a), mean - 40.0 * std)
     b = min(float(b), mean + 40.0 * std)
     return _specs.trunc_normal_spec(float(mean), float(std), a, b)
-
-
-def _kaiming_std(shape: Shape, a: float, mode: str, nonlinearity: str) -> float:
-    fan = _correct_fan(shape, mode)
-    gain = calculate_gain(nonlinearity, a)
-    return gain / math.sqrt(fan)
-
-
-def _xavier_std(shape: Shape, gain: float) -> float:
-    fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
-    if fan_in + fan_out == 0:
-        raise DivisionByZeroError(
-            f"xavier_*: fan_in + fan_out is 0 for a tensor of shape {shape} (torch divides by "
-            "it and raises ZeroDivisionError). Received: tensor.shape={shape}"
-        )
-    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 
 
 def _sparse_spec(shape: Shape, sparsity: float, std: float) -> _specs.Spec:
@@ -283,42 +207,6 @@ def _build_spec(name: str, shape: Shape, dtype: torch.dtype, kw: dict[str, Any],
     raise ValueError(f"Unknown torch.nn.init function {name!r}")
 
 
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "uniform_": {"a": 0.0, "b": 1.0},
-    "normal_": {"mean": 0.0, "std": 1.0},
-    "trunc_normal_": {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
-    "constant_": {"val": None},
-    "ones_": {},
-    "zeros_": {},
-    "eye_": {},
-    "dirac_": {"groups": 1},
-    "xavier_uniform_": {"gain": 1.0},
-    "xavier_normal_": {"gain": 1.0},
-    "kaiming_uniform_": {"a": 0, "mode": "fan_in", "nonlinearity": "leaky_relu"},
-    "kaiming_normal_": {"a": 0, "mode": "fan_in", "nonlinearity": "leaky_relu"},
-    "orthogonal_": {"gain": 1},
-    "sparse_": {"sparsity": None, "std": 0.01},
-}
-RANDOM = {"uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_",
-          "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_"}
-
-
-def _bind(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    if name not in _DEFAULTS:
-        raise ValueError(
-            f"Unknown torch.nn.init function {name!r}; expected one of {sorted(_DEFAULTS)}"
-        )
-    defaults = _DEFAULTS[name]
-    unknown = set(kwargs) - set(defaults)
-    if unknown:
-        raise TypeError(f"{name}() got unexpected keyword argument(s) {sorted(unknown)}")
-    kw = {**defaults, **kwargs}
-    missing = [k for k, v in kw.items() if v is None]
-    if missing:
-        raise TypeError(f"{name}() missing required argument(s) {missing}")
-    return kw
-
-
 # ---- the functions --------------------------------------------------------------------------
 
 
@@ -383,7 +271,8 @@ def _torch_function(fn: Callable[..., torch.Tensor], tensor: torch.Tensor,
 
 
 def uniform_(tensor: torch.Tensor, a: float = 0.0, b: float = 1.0,
-             generator: torch.Generator | None = None, *, seed: int | None = None) -> torch.Tensor:
+             generator: torch.Generator | None = None, *,
+             seed: int | None = None) -> torch.Tensor:
     r"""Fill the input Tensor with values drawn from the uniform distribution
     :math:`\mathcal{U}(a, b)`, in ``[a, b)`` in the tensor's dtype.
 
@@ -400,7 +289,8 @@ def uniform_(tensor: torch.Tensor, a: float = 0.0, b: float = 1.0,
 
 
 def normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0,
-            generator: torch.Generator | None = None, *, seed: int | None = None) -> torch.Tensor:
+            generator: torch.Generator | None = None, *,
+            seed: int | None = None) -> torch.Tensor:
     r"""Fill the input Tensor with values drawn from the normal distribution
     :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
 

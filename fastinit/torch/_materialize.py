@@ -21,7 +21,8 @@ from torch import nn
 
 import fastinit
 from fastinit.initializers import Initializer, RandomInitializer
-from fastinit.torch._functions import FUNCTIONS, _bind, build_spec, calculate_fan_in_and_fan_out
+from fastinit._torch_rules import _bind, calculate_fan_in_and_fan_out
+from fastinit.torch._functions import FUNCTIONS, build_spec
 from fastinit.torch._specs import InitializerSpec, Spec
 from fastinit.torch._tensors import (
     Shape,

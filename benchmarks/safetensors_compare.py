@@ -1,0 +1,184 @@
+"""Seed checkpoints: fastinit.save_safetensors against the disk and against torch, in one run.
+
+    python benchmarks/safetensors_compare.py                 # the 1.3B GPT spec in bfloat16
+    python benchmarks/safetensors_compare.py --repeats 3 --dir /path/on/the/disk/to/test
+    python benchmarks/safetensors_compare.py --quick         # a 268 MB spec (4 layers)
+
+Three writers of the same bytes to the same directory, each in a fresh process (peak RSS is the
+child's ru_maxrss, started from a small shell so that it does not inherit this process's),
+interleaved repeat by repeat so that load on a shared machine hits them alike; medians:
+
+- fastinit: ``fastinit.save_safetensors(path, fastinit.load_spec(gpt_1p3b.json), fsync=True)``,
+  the spec loaded and validated inside the timing;
+- dd: a plain sequential write of the same byte count from one 64 MiB buffer of random bytes
+  (``os.write`` in a loop, like ``dd bs=64M``), then fsync: the disk's sequential write speed,
+  which no writer can beat;
+- fastinit, zeros: the same shapes and dtypes, every initializer "zeros": the writer's own
+  cost (header, chunking, overlap, atomic rename) without the generation's, which on a
+  machine with few cores can be slower than the disk;
+- torch: the same tensors built in torch (``torch.empty`` + ``normal_`` / ``fill_``, bfloat16,
+  the stock way of making a seed checkpoint without fastinit), then
+  ``safetensors.torch.save_file`` and an fsync of the file.
+
+Every writer fsyncs, so the times are the disk's, not the page cache's.  The files are removed
+after each run.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)     # this checkout's fastinit, also when another one is installed
+
+SPEC = os.path.join(ROOT, "fastinit", "specs", "gpt_1p3b.json")
+
+PRELUDE = f"import sys; sys.path.insert(0, {ROOT!r})\n"
+
+FASTINIT = PRELUDE + textwrap.dedent("""
+    import resource, time, fastinit
+    spec_path, out = sys.argv[1], sys.argv[2]
+    t = time.perf_counter()
+    fastinit.save_safetensors(out, fastinit.load_spec(spec_path), fsync=True)
+    secs = time.perf_counter() - t
+    print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, os.path.getsize(out))
+""").replace("import resource,", "import os, resource,")
+
+DD = PRELUDE + textwrap.dedent("""
+    import os, resource, time
+    nbytes, out = int(sys.argv[1]), sys.argv[2]
+    buf = memoryview(os.urandom(64 * 2**20))
+    t = time.perf_counter()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    left = nbytes
+    while left:
+        left -= os.write(fd, buf[:min(left, len(buf))])
+    os.fsync(fd)
+    os.close(fd)
+    secs = time.perf_counter() - t
+    print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, nbytes)
+""")
+
+TORCH = PRELUDE + textwrap.dedent("""
+    import json, os, resource, time
+    import torch
+    from safetensors.torch import save_file
+    spec_path, out = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(2)
+    t = time.perf_counter()
+    spec = json.load(open(spec_path))
+    dtype = getattr(torch, spec.get("dtype", "float32"))
+    sd = {}
+    for name, e in spec["tensors"].items():
+        x = torch.empty(e["shape"], dtype=getattr(torch, e.get("dtype", str(dtype)[6:])))
+        init = e["initializer"]
+        if isinstance(init, dict) and init.get("torch") == "normal_":
+            x.normal_(0.0, init["std"])
+        elif init == "ones":
+            x.fill_(1)
+        elif init == "zeros":
+            x.zero_()
+        else:
+            raise SystemExit(f"benchmark: no torch equivalent for {init!r}")
+        sd[name] = x
+    save_file(sd, out, metadata=spec.get("metadata"))
+    fd = os.open(out, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+    secs = time.perf_counter() - t
+    print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, os.path.getsize(out))
+""")
+
+
+def run_fresh(code, *args):
+    """`code` in a Python child forked by /bin/sh (its ru_maxrss is its own, not ours)."""
+    res = subprocess.run(["/bin/sh", "-c", '"$0" -c "$1" "$2" "$3"; exit $?', sys.executable,
+                          code, *map(str, args)], capture_output=True, text=True, timeout=3600)
+    if res.returncode:
+        raise SystemExit(f"benchmark child failed:\n{res.stderr}")
+    secs, peak, nbytes = res.stdout.split()[-3:]
+    return float(secs), int(peak), int(nbytes)
+
+
+def quick_spec(directory):
+    """The GPT spec cut to 4 layers and a 8192-row vocabulary (268 MB in bfloat16)."""
+    spec = json.load(open(SPEC))
+    spec["tensors"] = {k: v for k, v in spec["tensors"].items()
+                       if not k.startswith("h.") or int(k.split(".")[1]) < 4}
+    spec["tensors"]["wte.weight"]["shape"][0] = 8192
+    path = os.path.join(directory, "quick_spec.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    return path
+
+
+def zeros_spec(spec_path, directory):
+    """The same tensors, every initializer "zeros"."""
+    spec = json.load(open(spec_path))
+    for e in spec["tensors"].values():
+        e["initializer"] = "zeros"
+    path = os.path.join(directory, "zeros_spec.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dir", default=None, help="where to write (default: a temporary "
+                    "directory in the current directory's filesystem)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+
+    import fastinit
+    from fastinit._modelspec import load_spec
+
+    work = tempfile.mkdtemp(prefix="st-bench-", dir=args.dir or os.getcwd())
+    spec_path = quick_spec(work) if args.quick else SPEC
+    nbytes_data = load_spec(spec_path).nbytes
+    out = os.path.join(work, "model.safetensors")
+    writers = {"fastinit": (FASTINIT, spec_path), "dd": (DD, None),
+               "fastinit, zeros": (FASTINIT, zeros_spec(spec_path, work))}
+    if not args.no_torch:
+        writers["torch + save_file"] = (TORCH, spec_path)
+    results = {name: [] for name in writers}
+    try:
+        for _ in range(args.repeats):
+            file_bytes = None
+            for name, (code, arg) in writers.items():
+                if name == "dd":
+                    arg = file_bytes or nbytes_data
+                r = run_fresh(code, arg, out)
+                os.remove(out)
+                results[name].append(r)
+                if name == "fastinit":
+                    file_bytes = r[2]
+    finally:
+        for f in os.listdir(work):   # the specs, and a file left by a failed child
+            os.remove(os.path.join(work, f))
+        os.rmdir(work)
+
+    print(f"fastinit {fastinit.__version__}, {os.cpu_count()} cores; spec "
+          f"{os.path.basename(spec_path)}: {nbytes_data / 1e9:.3f} GB of tensors; "
+          f"{args.repeats} interleaved repeats, medians; every writer fsyncs")
+    dd_secs = statistics.median(r[0] for r in results["dd"])
+    print(f"{'writer':<20} {'time (s)':>9} {'GB/s':>7} {'vs dd':>7} {'peak RSS (MiB)':>15}")
+    for name, rs in results.items():
+        secs = statistics.median(r[0] for r in rs)
+        peak = statistics.median(r[1] for r in rs)
+        size = rs[0][2]
+        print(f"{name:<20} {secs:>9.2f} {size / secs / 1e9:>7.3f} "
+              f"{dd_secs / secs:>6.0%} {peak / 2**20:>15.0f}")
+    print("(vs dd: the dd time over the writer's time; 100% is the disk's sequential speed)")
+
+
+if __name__ == "__main__":
+    main()
