@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from fastinit._regions import Source, STFTSource
 from fastinit._typing import Shape
-from fastinit._validation import _short, float_max
+from fastinit._validation import _short, fits, float_max
 from fastinit.initializers.initializer import Initializer
 
 _SIDES = ("real", "imag")
@@ -147,8 +147,8 @@ class STFT(Initializer):
             )
         weight = self._weight(shape[0])
         if weight is not None and self.scaling is None and weight.size:
-            peak = float(np.max(np.abs(weight)))
-            if not np.isfinite(np.asarray(peak).astype(dtype)):
+            # the real side's DC bin is the window itself (cos 0 = 1)
+            if not fits(float(np.max(np.abs(weight))), dtype):
                 raise ValueError(
                     f"Argument `window` does not fit in {dtype.name} (largest finite value "
                     f"{float_max(dtype):.6g}). Received: window={_short(self.window)}, "
