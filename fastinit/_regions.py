@@ -403,7 +403,7 @@ class STFTSource(Source):
         # F == 1 has only the DC bin (frequency 0 for any N; Keras divides 0 by 0 there)
         k = (t * f) % n if n else np.zeros((t1 - t0, f1 - f0), np.int64)
         angle = (2.0 * np.pi / n if n else 0.0) * k
-        block = np.cos(angle) if self.side == "real" else -np.sin(angle)
+        block: npt.NDArray[np.float64] = np.cos(angle) if self.side == "real" else -np.sin(angle)
         if self.weight is not None:
             block *= self.weight[t0:t1, None]
         return block
