@@ -99,6 +99,18 @@ def test_unregistered_initializer_paths_fall_back_to_keras(unregistered, name, k
         keras.saving.deserialize_keras_object(config)
 
 
+def test_stream_initializer_round_trips_when_registered(fk):
+    # fastinit's own class (no Keras counterpart): only a registered Keras can load it
+    init = fastinit.StreamInitializer("truncated_normal", seed=4, mean=0.0, stddev=0.02,
+                                      low=-0.04, high=0.04)
+    config = json.loads(json.dumps(keras.saving.serialize_keras_object(init)))
+    for path, load in _paths(config).items():
+        obj = load()
+        assert type(obj) is fastinit.StreamInitializer, path
+        assert obj.get_config() == init.get_config()
+        assert obj((5, 5)).tobytes() == init((5, 5)).tobytes()
+
+
 def test_registered_config_loads_as_keras_class_once_unregistered(fk):
     config = json.loads(json.dumps(keras.saving.serialize_keras_object(
         fastinit.HeUniform(seed=3, input_axes=[0], output_axes=[1]))))

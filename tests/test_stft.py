@@ -147,6 +147,21 @@ def test_config_round_trip_and_names():
     assert fastinit.STFT(window=numpy_cfg).window == [1.0, 2.0]
 
 
+def test_attributes_assigned_later_take_effect_and_are_checked():
+    init = fastinit.STFT()
+    init.side = "imag"
+    assert init((8, 1, 5)).tobytes() == fastinit.STFT(side="imag")((8, 1, 5)).tobytes()
+    init.periodic = True
+    assert init((8, 1, 5)).tobytes() == fastinit.STFT(side="imag", periodic=True)(
+        (8, 1, 5)).tobytes()
+    init.side = "both"
+    with pytest.raises(ValueError, match=r"^side should be 'real' or 'imag', not both"):
+        init((8, 1, 5))
+    init.side, init.scaling = "real", "l1"
+    with pytest.raises(ValueError, match=r"^Scaling is invalid"):
+        init((8, 1, 5))
+
+
 def test_window_attribute_is_checked_and_used():
     init = fastinit.STFT()
     init.window = [1.0, 1.0, 1.0, 1.0]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fastinit._messages import with_received
 from fastinit._regions import Source, STFTSource
 from fastinit._typing import Shape
 from fastinit._validation import _short, fits, float_max
@@ -49,6 +50,25 @@ def _check_window(window: Any) -> str | npt.NDArray[np.float64] | None:
     return arr
 
 
+def _check_side(side: object) -> None:
+    if not isinstance(side, str) or side not in _SIDES:
+        raise ValueError(with_received(f"side should be 'real' or 'imag', not {side}", "side",
+                                       side))
+
+
+def _check_scaling(scaling: object) -> None:
+    if scaling is not None and (not isinstance(scaling, str) or scaling not in _SCALINGS):
+        raise ValueError(
+            "Scaling is invalid, it must be `None`, 'density' or 'spectrum'. "
+            f"Received scaling={scaling}"
+        )
+
+
+def _check_periodic(periodic: object) -> None:
+    if not isinstance(periodic, (bool, np.bool_)):
+        raise TypeError(f"Argument `periodic` must be a bool. Received: periodic={periodic!r}")
+
+
 class STFT(Initializer):
     """Initializer of Conv kernels for Short-term Fourier Transformation (STFT).
 
@@ -83,16 +103,10 @@ class STFT(Initializer):
 
     def __init__(self, side: str = "real", window: str | npt.ArrayLike | None = "hann",
                  scaling: str | None = "density", periodic: bool = False) -> None:
-        if not isinstance(side, str) or side not in _SIDES:
-            raise ValueError(f"side should be 'real' or 'imag', not {side}. Received: side={side!r}")
+        _check_side(side)
         self._window = _check_window(window)
-        if scaling is not None and (not isinstance(scaling, str) or scaling not in _SCALINGS):
-            raise ValueError(
-                "Scaling is invalid, it must be `None`, 'density' or 'spectrum'. "
-                f"Received scaling={scaling}"
-            )
-        if not isinstance(periodic, (bool, np.bool_)):
-            raise TypeError(f"Argument `periodic` must be a bool. Received: periodic={periodic!r}")
+        _check_scaling(scaling)
+        _check_periodic(periodic)
         self.side = side
         self.scaling = scaling
         self.periodic = bool(periodic)
@@ -145,6 +159,10 @@ class STFT(Initializer):
                 "STFT kernels have 3-D shapes (frame_length, input_channels, fft_length // 2 "
                 f"+ 1). Received: shape={shape} of rank {len(shape)}."
             )
+        # attributes assigned after construction take effect, checked like the arguments
+        _check_side(self.side)
+        _check_scaling(self.scaling)
+        _check_periodic(self.periodic)
         weight = self._weight(shape[0])
         if weight is not None and self.scaling is None and weight.size:
             # the real side's DC bin is the window itself (cos 0 = 1)
