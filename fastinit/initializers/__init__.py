@@ -37,6 +37,7 @@ from fastinit.initializers.initializer import Initializer, in_memory_source, sou
 from fastinit.initializers.orthogonal import Orthogonal
 from fastinit.initializers.random_initializers import (
     RandomInitializer,
+    SeedTypeError,
     RandomNormal,
     RandomUniform,
     TruncatedNormal,
