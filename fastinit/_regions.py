@@ -400,7 +400,9 @@ class STFTSource(Source):
         n = 2 * (self.shape[2] - 1)
         t = np.arange(t0, t1, dtype=np.int64)[:, None]
         f = np.arange(f0, f1, dtype=np.int64)[None, :]
-        # F == 1 has only the DC bin (frequency 0 for any N; Keras divides 0 by 0 there)
+        # t * f < T * F, which check_shape holds below 2**63: no int64 overflow, even for the
+        # giant virtual shapes regions allow.  F == 1 has only the DC bin (frequency 0 for any
+        # N; Keras divides 0 by 0 there).
         k = (t * f) % n if n else np.zeros((t1 - t0, f1 - f0), np.int64)
         angle = (2.0 * np.pi / n if n else 0.0) * k
         block: npt.NDArray[np.float64] = np.cos(angle) if self.side == "real" else -np.sin(angle)

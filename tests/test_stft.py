@@ -2,6 +2,7 @@
 (Parity with keras.initializers.STFT itself is in test_keras_parity_stft.py.)"""
 
 import json
+import math
 
 import ml_dtypes
 import numpy as np
@@ -67,6 +68,18 @@ def test_long_windows_stay_accurate():
     got = fastinit.STFT(window=None)(shape, dtype="float64")
     ref = dft_reference(shape, "real", None, None, False)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(2**31, 1, 2**31 + 1), (4, 1, 2**60 + 1)], ids=str)
+def test_regions_of_giant_shapes_reduce_the_angle_exactly(shape):
+    # t * f near 2**62, and N * F beyond 2**63: still cos(2 pi ((t f) mod N) / N) to rounding
+    init = fastinit.STFT(window=None)
+    t0, f0 = shape[0] - 3, shape[2] - 4
+    got = init.region(shape, (slice(t0, t0 + 3), 0, slice(f0, f0 + 4)), "float64")
+    n = 2 * (shape[2] - 1)
+    ref = [[math.cos(2 * math.pi * ((t * f) % n) / n) for f in range(f0, f0 + 4)]
+           for t in range(t0, t0 + 3)]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", FLOAT_DTYPES)
