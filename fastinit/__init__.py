@@ -31,6 +31,7 @@ from fastinit.initializers import (
     Orthogonal,
     RandomNormal,
     RandomUniform,
+    STFT,
     StreamInitializer,
     TruncatedNormal,
     VarianceScaling,
@@ -56,6 +57,8 @@ he_normal = HeNormal
 orthogonal = Orthogonal
 IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
+stft = STFT
+STFTInitializer = STFT
 
 __all__ = [
     "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
@@ -64,7 +67,7 @@ __all__ = [
     "constant", "zeros", "ones", "identity", "random_normal", "truncated_normal",
     "random_uniform", "variance_scaling", "glorot_uniform", "glorot_normal", "lecun_uniform",
     "lecun_normal", "he_uniform", "he_normal", "orthogonal", "IdentityInitializer",
-    "OrthogonalInitializer",
+    "OrthogonalInitializer", "STFT", "stft", "STFTInitializer",
     "get", "serialize", "deserialize", "compute_fans",
     "Stream", "fill_stream", "STREAM_VERSION",
     "get_num_threads", "set_num_threads", "num_threads", "show_config", "__version__",

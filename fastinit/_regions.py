@@ -14,6 +14,7 @@ single run).  Random sources write all runs of a block with one native call per 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +29,7 @@ from fastinit._threads import get_num_threads
 from fastinit._typing import Bounds, Index, Shape
 
 __all__ = ["normalize_index", "Source", "StreamSource", "ConstantSource", "ArrayBackedSource",
-           "ArrayConstantSource", "IdentitySource", "ArraySource", "flat_pieces"]
+           "ArrayConstantSource", "IdentitySource", "ArraySource", "STFTSource", "flat_pieces"]
 
 # Runs whose start indices are computed and filled per native call: bounds the index scratch
 # (8 bytes a run) whatever the number of runs.
@@ -376,3 +377,60 @@ class ArraySource(ArrayBackedSource):
 
     def token(self) -> tuple[Any, ...]:
         raise ValueError("an in-memory result cannot be distributed")
+
+
+class STFTSource(Source):
+    """The kernels of a short-time Fourier transform (Keras's STFT initializer).
+
+    Element ``(t, c, f)`` of a ``(T, C, F)`` shape is ``trig(-2 pi t f / N) * weight[t]`` with
+    ``N = 2 (F - 1)``, trig cos (side "real") or sin ("imag"), the same for every channel c.
+    The angle is reduced exactly, ``t f mod N`` in integers, before the one float64 cos/sin, so a
+    long window loses no precision to a large argument; each value is rounded once to the dtype.
+    `weight` is the window divided by its scaling, or None for no window (all ones).
+    """
+
+    def __init__(self, side: str, weight: npt.NDArray[np.float64] | None, shape: Iterable[int],
+                 dtype: npt.DTypeLike) -> None:
+        super().__init__(shape, dtype)
+        self.side = side
+        self.weight = weight
+
+    def _block(self, t0: int, t1: int, f0: int, f1: int) -> npt.NDArray[np.float64]:
+        """The (t1 - t0, f1 - f0) float64 values of one channel."""
+        n = 2 * (self.shape[2] - 1)
+        t = np.arange(t0, t1, dtype=np.int64)[:, None]
+        f = np.arange(f0, f1, dtype=np.int64)[None, :]
+        # t * f < T * F, which check_shape holds below 2**63: no int64 overflow, even for the
+        # giant virtual shapes regions allow.  F == 1 has only the DC bin (frequency 0 for any
+        # N; Keras divides 0 by 0 there).
+        k = (t * f) % n if n else np.zeros((t1 - t0, f1 - f0), np.int64)
+        angle = (2.0 * np.pi / n if n else 0.0) * k
+        block: npt.NDArray[np.float64] = np.cos(angle) if self.side == "real" else -np.sin(angle)
+        if self.weight is not None:
+            block *= self.weight[t0:t1, None]
+        return block
+
+    def fill_region(self, out: npt.NDArray[Any], bounds: Bounds) -> npt.NDArray[Any]:
+        if out.size == 0:
+            return out
+        (t0, t1), (c0, c1), (f0, f1) = bounds
+        view = out.reshape(t1 - t0, c1 - c0, f1 - f0)
+        # Row batches bound the float64 scratch to about 1 MiB whatever the piece.
+        rows = max(1, (1 << 17) // max(1, f1 - f0))
+        for a in range(t0, t1, rows):
+            b = min(t1, a + rows)
+            view[a - t0:b - t0] = self._block(a, b, f0, f1)[:, None, :].astype(self.dtype)
+        return out
+
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
+        for off, idx in flat_pieces(self.shape, start, start + buf.size):
+            bounds = tuple(
+                (i.start, i.stop) if isinstance(i, slice) else (i, i + 1) for i in idx
+            ) + tuple((0, n) for n in self.shape[len(idx):])
+            size = _prod(b - a for a, b in bounds)
+            self.fill_region(buf[off - start:off - start + size], bounds)
+        return buf
+
+    def token(self) -> tuple[Any, ...]:
+        weight = None if self.weight is None else hashlib.sha256(self.weight.tobytes()).hexdigest()
+        return ("stft", self.side, weight, self.dtype.str)

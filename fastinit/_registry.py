@@ -15,11 +15,16 @@ from typing import Any, TypeVar, cast, overload
 import numpy as np
 import numpy.typing as npt
 
+from fastinit._messages import unknown_identifier
 from fastinit.initializers import ALL_OBJECTS_DICT, Initializer
 from fastinit._typing import SeedLike, ShapeLike
 from fastinit._validation import check_shape
 
 _I = TypeVar("_I", bound=Initializer)
+
+
+class _UnknownName(ValueError):
+    """No initializer has the config's class name."""
 
 
 def serialize(initializer: Initializer) -> dict[str, Any]:
@@ -59,7 +64,8 @@ def deserialize(config: str | dict[str, Any],
         objects.update(custom_objects)
     cls = objects.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"Could not interpret initializer identifier: {name!r}")
+        # (keras.initializers.deserialize returns the unknown name itself; its `get` raises)
+        raise _UnknownName(unknown_identifier(name))
     cfg = config.get("config") or {}
     if not isinstance(cfg, dict):
         raise ValueError(f"The 'config' of {name!r} must be a dict. Received: {cfg!r}")
@@ -91,10 +97,12 @@ def get(identifier: object) -> Callable[..., Any] | None:
     if identifier is None:
         return None
     obj: object
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = deserialize({"class_name": identifier, "config": {}})
+    if isinstance(identifier, (dict, str)):
+        try:
+            obj = deserialize(identifier if isinstance(identifier, dict)
+                              else {"class_name": identifier, "config": {}})
+        except _UnknownName:  # Keras's message names what `get` was given
+            raise ValueError(unknown_identifier(identifier)) from None
     elif isinstance(identifier, (np.ndarray, np.generic)):
         value = np.asarray(identifier)
 
@@ -116,7 +124,7 @@ def get(identifier: object) -> Callable[..., Any] | None:
         if inspect.isclass(obj):
             obj = obj()
         return obj
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+    raise ValueError(unknown_identifier(identifier))
 
 
 def resolve_initializer(initializer: Callable[..., Any] | str | dict[str, Any],

@@ -294,3 +294,13 @@ def test_allow_in_memory_computes_orthogonal_once(tmp_path, capsys, monkeypatch)
                  "--allow-in-memory"]) == 1
     assert "--force" in one_error_line(capsys.readouterr().err)
     assert calls == [(96, 64)]
+
+
+def test_create_stft_with_window_arguments(tmp_path, capsys):
+    p = tmp_path / "stft.npy"
+    assert main(["create", str(p), "--shape", "64,1,33", "--init", "stft", "window=hamming",
+                 "periodic=True", "side=imag"]) == 0
+    expected = fastinit.STFT(side="imag", window="hamming", periodic=True)((64, 1, 33))
+    assert np.load(p).tobytes() == expected.tobytes()
+    assert main(["create", str(tmp_path / "bad.npy"), "--shape", "64,33", "--init", "stft"]) == 2
+    assert "3-D shapes" in capsys.readouterr().err

@@ -12,21 +12,19 @@ import fastinit
 from fastinit.initializers import ALL_OBJECTS_DICT as FI_OBJECTS
 from tests.keras_reference import K_OBJECTS, k_compute_fans, ki
 
-STFT_NAMES = {"STFT", "stft", "STFTInitializer"}
-
 CLASS_NAMES = [
     "Constant", "Zeros", "Ones", "Identity", "RandomNormal", "TruncatedNormal", "RandomUniform",
     "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal",
-    "LecunUniform", "Orthogonal",
+    "LecunUniform", "Orthogonal", "STFT",
 ]
-assert len(CLASS_NAMES) == 15
+assert len(CLASS_NAMES) == 16
 
 
 # ---- 1. names --------------------------------------------------------------------------------
 
 
 def _keras_names():
-    return sorted(k for k in K_OBJECTS if k not in STFT_NAMES)
+    return sorted(K_OBJECTS)
 
 
 @pytest.mark.parametrize("name", _keras_names())
@@ -53,10 +51,8 @@ def test_get_name_resolves_to_same_class_name(name):
 
 
 def test_registry_keys_match_keras():
-    assert set(FI_OBJECTS) == set(K_OBJECTS) - STFT_NAMES
+    assert set(FI_OBJECTS) == set(K_OBJECTS)
     for name, kcls in K_OBJECTS.items():
-        if name in STFT_NAMES:
-            continue
         assert FI_OBJECTS[name].__name__ == kcls.__name__, name
 
 
@@ -64,7 +60,7 @@ def _keras_public_class_attrs():
     out = []
     targets = {getattr(ki, n) for n in CLASS_NAMES} | {ki.Initializer}
     for attr in sorted(dir(ki)):
-        if attr.startswith("_") or attr in STFT_NAMES:
+        if attr.startswith("_"):
             continue
         obj = getattr(ki, attr)
         if inspect.isclass(obj) and obj in targets:
@@ -77,9 +73,11 @@ KERAS_CLASS_ATTRS = _keras_public_class_attrs()
 
 def test_keras_public_class_attrs_sanity():
     attrs = dict(KERAS_CLASS_ATTRS)
-    # snake_case + CamelCase for the 15, CamelCase Initializer, and the two *Initializer aliases.
-    assert len(attrs) == 15 * 2 + 1 + 2
+    # snake_case + CamelCase for the 16, CamelCase Initializer, and the three *Initializer
+    # aliases.
+    assert len(attrs) == 16 * 2 + 1 + 3
     assert attrs["IdentityInitializer"] == "Identity"
+    assert attrs["STFTInitializer"] == attrs["stft"] == "STFT"
     assert attrs["OrthogonalInitializer"] == "Orthogonal"
 
 
@@ -149,6 +147,7 @@ NON_DEFAULT_ARGS = {
     "LecunNormal": dict(seed=5, input_axes=[1], output_axes=[0]),
     "LecunUniform": dict(seed=6),
     "Orthogonal": dict(gain=2.0, seed=11),
+    "STFT": dict(side="imag", window="hamming", scaling="spectrum", periodic=True),
 }
 assert set(NON_DEFAULT_ARGS) == set(CLASS_NAMES)
 
@@ -160,6 +159,9 @@ EXTRA_CONFIG_CASES = [
     ("RandomNormal", dict()),  # unseeded: seed None in both configs
     ("GlorotUniform", dict()),
     ("Orthogonal", dict(gain=0.5)),
+    ("STFT", dict(window=None, scaling=None)),
+    ("STFT", dict(window=[0.5, 1.0, 0.25], scaling="density")),
+    ("STFT", dict(window="blackman", periodic=True)),
 ]
 
 CONFIG_CASES = list(NON_DEFAULT_ARGS.items()) + EXTRA_CONFIG_CASES

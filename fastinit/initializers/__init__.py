@@ -17,11 +17,13 @@ Deliberate differences from Keras (each one fixes a Keras bug or closes a hole):
   * Seeds may also be numpy integers, a numpy.random.SeedSequence or a numpy.random.Generator;
     bools and negative ints are rejected.  Keras SeedGenerator seeds (which change the values
     on every call) are rejected: fastinit initializers are stateless, like int-seeded Keras ones.
+  * STFT fills every input channel of a (T, C, F) shape (Keras returns (T, 1, F) whatever C),
+    has only the DC bin when F == 1 and raises for a window of zeros (Keras returns NaN).
   * `__call__` takes a keyword-only `out=` that fills an existing array in place, and every
     initializer can produce any region of its output alone (`region`, `source`).
 
 Layout (after Keras's keras/src/initializers): `initializer` (the base class and the region API),
-`constant_initializers`, `random_initializers`, `variance_scaling` (with `compute_fans`) and
+`constant_initializers`, `stft` (STFT), `random_initializers`, `variance_scaling` (with `compute_fans`) and
 `orthogonal`; `stream_initializer` (StreamInitializer, any fastinit stream as an initializer, for
 the framework adapters) is fastinit's own and not in Keras's registry (ALL_OBJECTS).
 """
@@ -35,10 +37,12 @@ from fastinit.initializers.initializer import Initializer, in_memory_source, sou
 from fastinit.initializers.orthogonal import Orthogonal
 from fastinit.initializers.random_initializers import (
     RandomInitializer,
+    SeedTypeError,
     RandomNormal,
     RandomUniform,
     TruncatedNormal,
 )
+from fastinit.initializers.stft import STFT
 from fastinit.initializers.stream_initializer import StreamInitializer
 from fastinit.initializers.variance_scaling import (
     TRUNCATED_NORMAL_STD,
@@ -55,12 +59,16 @@ from fastinit.initializers.variance_scaling import (
 ALL_OBJECTS: tuple[type[Initializer], ...] = (
     Initializer, Constant, Identity, Ones, Zeros, GlorotNormal, GlorotUniform, HeNormal,
     HeUniform, LecunNormal, LecunUniform, Orthogonal, RandomNormal, RandomUniform,
-    TruncatedNormal, VarianceScaling,
+    TruncatedNormal, VarianceScaling, STFT,
 )
 
 
 def _to_snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # Keras's keras.src.utils.naming.to_snake_case: "GlorotUniform" -> "glorot_uniform",
+    # "STFT" -> "stft"
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 ALL_OBJECTS_DICT: dict[str, type[Initializer]] = {cls.__name__: cls for cls in ALL_OBJECTS}
@@ -68,6 +76,7 @@ ALL_OBJECTS_DICT.update({_to_snake_case(cls.__name__): cls for cls in ALL_OBJECT
 ALL_OBJECTS_DICT.update({
     "IdentityInitializer": Identity,
     "OrthogonalInitializer": Orthogonal,
+    "STFTInitializer": STFT,
     "normal": RandomNormal,
     "uniform": RandomUniform,
     "zero": Zeros,
@@ -78,6 +87,6 @@ __all__ = [
     "Initializer", "RandomInitializer", "Constant", "Identity", "Ones", "Zeros",
     "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "GlorotNormal",
     "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal",
-    "StreamInitializer", "compute_fans", "source_of", "in_memory_source", "TRUNCATED_NORMAL_STD", "ALL_OBJECTS",
+    "STFT", "StreamInitializer", "compute_fans", "source_of", "in_memory_source", "TRUNCATED_NORMAL_STD", "ALL_OBJECTS",
     "ALL_OBJECTS_DICT",
 ]

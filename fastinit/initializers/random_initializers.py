@@ -6,17 +6,30 @@ function of (seed, i), so any piece of the output can be computed alone.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from fastinit._messages import bad_seed_type
 from fastinit._regions import Source, StreamSource
 from fastinit._seeding import draw_default_seed, normalize_seed
 from fastinit._stream import ParameterRangeError, Stream
 from fastinit._typing import Shape, SeedLike
 from fastinit._validation import check_finite, check_positive
 from fastinit.initializers.initializer import Initializer
+
+
+class SeedTypeError(TypeError, ValueError):
+    """A seed of a type neither Keras nor fastinit accepts.  Keras raises ValueError there and
+    fastinit's other type checks raise TypeError, so this is both."""
+
+
+def _is_seed_generator(seed: object) -> bool:
+    """A keras.random.SeedGenerator, recognized without importing Keras."""
+    return any(c.__name__ == "SeedGenerator" and c.__module__.startswith("keras")
+               for c in type(seed).__mro__)
 
 
 class RandomInitializer(Initializer):
@@ -43,12 +56,16 @@ class RandomInitializer(Initializer):
 
     @seed.setter
     def seed(self, seed: SeedLike) -> None:
-        if isinstance(seed, dict):
-            raise ValueError(
-                "A serialized keras SeedGenerator cannot seed a fastinit initializer: fastinit "
-                "initializers are stateless (the same values on every call). Pass an int seed. "
-                f"Received: seed={seed!r}"
+        if isinstance(seed, dict) or _is_seed_generator(seed):
+            raise (ValueError if isinstance(seed, dict) else TypeError)(
+                f"A {'serialized ' if isinstance(seed, dict) else ''}keras SeedGenerator cannot "
+                "seed a fastinit initializer: fastinit initializers are stateless (the same "
+                f"values on every call). Pass an int seed. Received: seed={seed!r}"
             )
+        if seed is not None and not isinstance(seed, (numbers.Integral, np.random.SeedSequence,
+                                                      np.random.Generator)):
+            # a type Keras rejects too: Keras's ValueError, and a TypeError as before
+            raise SeedTypeError(bad_seed_type(seed))
         s = normalize_seed(seed)
         # The config keeps the seed as given (None stays None, as in Keras), so a clone of an
         # unseeded instance draws a new seed.

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fastinit._fans import compute_fans as _compute_fans
+from fastinit._messages import bad_scale, invalid_distribution, invalid_mode
 from fastinit._stream import Stream
 from fastinit._typing import SeedLike, Shape, ShapeLike
 from fastinit._validation import check_shape
@@ -123,23 +124,20 @@ class VarianceScaling(RandomInitializer):
         # (mypy holds float and numbers.Real disjoint: the cast keeps this check typed)
         if isinstance(scale, (bool, np.bool_)) or not isinstance(cast(object, scale),
                                                                   numbers.Real):
-            raise TypeError(f"Argument `scale` must be a positive float. Received: scale={scale!r}")
+            raise TypeError(bad_scale(scale))
         try:
             positive = math.isfinite(scale) and scale > 0.0
         except OverflowError:  # an int beyond float64's range
             positive = False
         if not positive:
-            raise ValueError(f"Argument `scale` must be a positive float. Received: scale={scale}")
+            raise ValueError(bad_scale(scale))
         if not isinstance(mode, str) or mode not in _MODES:
-            raise ValueError(f"Invalid `mode` argument: {mode!r}. Please use one of {_MODES}")
+            raise ValueError(invalid_mode(mode, _MODES))
         dist = distribution.lower() if isinstance(distribution, str) else distribution
         if dist == "normal":
             dist = "truncated_normal"
         if dist not in _DISTRIBUTIONS:
-            raise ValueError(
-                f"Invalid `distribution` argument: {distribution!r}. "
-                f"Please use one of {_DISTRIBUTIONS}"
-            )
+            raise ValueError(invalid_distribution(distribution, _DISTRIBUTIONS))
         self.scale = float(scale)
         self.mode = mode
         self.distribution = dist
@@ -161,7 +159,7 @@ class VarianceScaling(RandomInitializer):
             return max(1, (fan_in + fan_out) / 2) if fan_in + fan_out < 2**1000 else \
                 max(1, (fan_in + fan_out) // 2)
         # the attribute was changed after construction
-        raise ValueError(f"Invalid `mode` argument: {self.mode!r}. Please use one of {_MODES}")
+        raise ValueError(invalid_mode(self.mode, _MODES))
 
     def _root(self, shape: Shape, k: float) -> float:
         """sqrt(k scale / n), Keras's formula where it is exact in float64; through logarithms
@@ -188,10 +186,7 @@ class VarianceScaling(RandomInitializer):
         if self.distribution == "untruncated_normal":
             return Stream("normal", self.seed, mean=0.0, stddev=self._root(shape, 1.0))
         if self.distribution != "uniform":  # the attribute was changed after construction
-            raise ValueError(
-                f"Invalid `distribution` argument: {self.distribution!r}. "
-                f"Please use one of {_DISTRIBUTIONS}"
-            )
+            raise ValueError(invalid_distribution(self.distribution, _DISTRIBUTIONS))
         limit = self._root(shape, 3.0)
         return Stream("uniform", self.seed, low=-limit, high=limit)
 
