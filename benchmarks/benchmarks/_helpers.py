@@ -31,6 +31,10 @@ FILLS = {
     "random_normal": ("RandomNormal", {"mean": 0.0, "stddev": 1.0, "seed": 0}),
     "truncated_normal": ("TruncatedNormal", {"mean": 0.0, "stddev": 1.0, "seed": 0}),
     "he_normal": ("HeNormal", {"seed": 0}),
+    # a one-sided tail, [2 sigma, 4 sigma]: the exponential-proposal sampler, not rejection
+    "truncated_normal_tail": ("StreamInitializer",
+                              {"distribution": "truncated_normal", "mean": 0.0, "stddev": 1.0,
+                               "low": 2.0, "high": 4.0, "seed": 0}),
 }
 
 ORTHOGONAL_SHAPES = [(1024, 1024), (2048, 2048), (4096, 4096), (65536, 256)]
