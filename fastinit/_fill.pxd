@@ -43,7 +43,6 @@ cdef extern from "fi_simd.h" nogil:
     void fi_philox_raw(const uint32_t *ctr, const uint32_t *key, uint32_t *out) noexcept
     float fi_log_f32(float x) noexcept
     double fi_log_f64(double x) noexcept
-    double fi_exp_f64(double x) noexcept
     void fi_sincos_f32(float x, float *s, float *c) noexcept
     void fi_sincos_f64(double x, double *s, double *c) noexcept
     uint16_t fi_f32_to_f16(float f) noexcept

@@ -34,7 +34,7 @@ from fastinit._validation import (
 )
 
 #: Version of the (seed, index) -> value mapping.  Changing any stream is a breaking change.
-STREAM_VERSION = 2
+STREAM_VERSION = 1
 
 _DIST_CODES = {"uniform": _fill.FI_DIST_UNIFORM, "normal": _fill.FI_DIST_NORMAL,
                "truncated_normal": _fill.FI_DIST_TRUNCNORM}
@@ -51,13 +51,9 @@ TN_METHOD_NAMES = {
 _LOG_2PI = math.log(2.0 * math.pi)
 # Attempts are capped so that the deterministic fallback runs with probability < 1e-30.
 _FALLBACK_LOG_PROB = math.log(1e-30)
-# Largest |z| the ziggurat reaches (fi_ziggurat.h): its tail works in float64 for every dtype,
-# r + e1 with e1^2 < 2 e2 <= -2 log 2^-53, so 3.654 + 8.572 = 12.23; rounded up.
-_Z_MAX = {np.dtype(np.float32): 12.3, np.dtype(np.float64): 12.3}
-# Share of ziggurat rounds that produce a normal: the area under exp(-x^2/2), sqrt(pi/2), over
-# the 256 layers' area 256 v (fi_ziggurat_tables.h).  Normal rejection's rounds succeed with
-# probability P(za <= Z <= zb) times this.
-_ZIG_EFFICIENCY = 0.99332
+# Largest |z| a Box-Muller normal reaches: sqrt(-2 log 2^-24) = 5.77 from float32's 24-bit
+# uniforms, sqrt(-2 log 2^-53) = 8.57 in float64; rounded up.
+_Z_MAX = {np.dtype(np.float32): 5.8, np.dtype(np.float64): 8.6}
 
 
 class ParameterRangeError(ValueError):
@@ -130,11 +126,10 @@ def truncnorm_plan(za: float, zb: float) -> tuple[int, float, float, int, float]
             f"sample in float64. Received: low and high at {za!r} and {zb!r} standard "
             "deviations from the mean"
         )
-    round_acc = acc * _ZIG_EFFICIENCY if method == TN_NORMAL else acc
-    if round_acc >= 1.0:
+    if acc >= 1.0:
         attempts = 1
     else:
-        attempts = math.ceil(_FALLBACK_LOG_PROB / math.log1p(-round_acc))
+        attempts = math.ceil(_FALLBACK_LOG_PROB / math.log1p(-acc))
     attempts = max(32, attempts)
     return method, alpha, m * m, attempts, acc
 

@@ -1,5 +1,5 @@
 """Test hooks: the kernels' building blocks, exposed so that the test suite can check them
-directly (Philox known-answer vectors, the accuracy of fastinit's own log, exp and sin/cos, the
+directly (Philox known-answer vectors, the accuracy of fastinit's own log and sin/cos, the
 float16/bfloat16 rounding on each CPU path).  Not part of the API; nothing in the package uses
 this module."""
 
@@ -10,7 +10,6 @@ from fastinit._fill cimport (
     fi_f32_to_f16,
     fi_get_cpu_path,
     fi_log_f32,
-    fi_exp_f64,
     fi_log_f64,
     fi_philox_raw,
     fi_round_half_path,
@@ -43,11 +42,6 @@ def log_f32(float[::1] x, float[::1] out):
 def log_f64(double[::1] x, double[::1] out):
     for i in range(x.shape[0]):
         out[i] = fi_log_f64(x[i])
-
-
-def exp_f64(double[::1] x, double[::1] out):
-    for i in range(x.shape[0]):
-        out[i] = fi_exp_f64(x[i])
 
 
 def sincos_f32(float[::1] x, float[::1] s, float[::1] c):

@@ -130,17 +130,11 @@ def test_fallback_runs_deterministically_and_stays_in_bounds():
     assert forced.min() >= -0.1 and forced.max() <= 0.1
     assert not np.array_equal(plain, forced)
     np.testing.assert_array_equal(forced, s.fill(np.empty(10_000, np.float64), max_attempts=1))
-    # normal-rejection path: a rejected element becomes its round-0 candidate clamped to the
-    # bound.  That is the normal's value clamped, except where the normal's own round 0 was
-    # rejected by the ziggurat's wedge test (0.67 % of rounds) and the normal moved on.
+    # normal-rejection path: a rejected element becomes its first draw clamped to the bound
     s2 = Stream("truncated_normal", 2, mean=0.0, stddev=1.0)
     n = Stream("normal", 2).fill(np.empty(10_000, np.float32))
     forced2 = s2.fill(np.empty(10_000, np.float32), max_attempts=1)
-    assert forced2.min() >= -2.0 and forced2.max() <= 2.0
-    clamped = np.abs(n) > 2
-    assert (forced2[clamped] == np.sign(n[clamped]) * 2).mean() > 0.95
-    assert 0 < np.count_nonzero(forced2 != np.clip(n, -2, 2)) < 0.015 * n.size
-    np.testing.assert_array_equal(forced2, s2.fill(np.empty(10_000, np.float32), max_attempts=1))
+    np.testing.assert_array_equal(forced2, np.clip(n, -2, 2))
 
 
 # ---- bounds hold after rounding, in every dtype ---------------------------------------------

@@ -35,7 +35,6 @@
 #include <stddef.h>
 #include "fi_philox.h"
 #include "fi_math.h"
-#include "fi_ziggurat.h"
 
 enum { FI_F32 = 0, FI_F64 = 1, FI_F16 = 2, FI_BF16 = 3 };
 enum { FI_DIST_CONSTANT = 0, FI_DIST_UNIFORM = 1, FI_DIST_NORMAL = 2, FI_DIST_TRUNCNORM = 3 };
@@ -116,60 +115,46 @@ static void fi_uniform_f64(const fi_fill_params *p, uint64_t first, int64_t n, d
     FI_BLOCKS_END
 }
 
-/* ---- normal and truncated normal (fi_ziggurat.h) ---------------------------------------------- */
+/* ---- normal ----------------------------------------------------------------------------------- */
 
-/* Normal: za = -inf, zb = +inf and FI_ZIG_ROUNDS rounds; truncated normal (FI_TN_NORMAL): its
-   standardized bounds and max_attempts rounds.  Round 0 is taken from the block's words here
-   and finished by fi_zig_from_* only when it misses the fast test or the bounds. */
-static void fi_zig_fill_f32(const fi_fill_params *p, uint64_t first, int64_t n, float *out,
-                            float za, float zb, uint32_t rounds)
+static inline void fi_normal_block_f32(const uint32_t key[2], uint64_t b, uint32_t attempt,
+                                       float z[4])
 {
-    const float mean = (float)p->p0, stddev = (float)p->p1;
-    const float lo = (float)p->lo, hi = (float)p->hi;
     uint32_t w[4];
-    FI_BLOCKS_BEGIN(first, n, 4)
-        fi_stream_words(p->key, b, 0, FI_TAG_MAIN, w);
-        for (; j < jend; j++) {
-            uint32_t W = w[j];
-            unsigned l = W & 255u;
-            int32_t m = (int32_t)(W >> 9);
-            float x = (float)m * fi_zig_w32[l];
-            float z = ((W >> 8) & 1u) ? -x : x;
-            if (!(m < fi_zig_k32[l] && z >= za && z <= zb))
-                z = fi_zig_from_f32(p->key, 4 * b + j, 0, W, rounds, za, zb);
-            out[o++] = fi_clamp_f32(mean + stddev * z, lo, hi);
-        }
-    FI_BLOCKS_END
+    fi_stream_words(key, b, attempt, FI_TAG_MAIN, w);
+    fi_box_muller_f32(w[0], w[1], &z[0], &z[1]);
+    fi_box_muller_f32(w[2], w[3], &z[2], &z[3]);
 }
 
-static void fi_zig_fill_f64(const fi_fill_params *p, uint64_t first, int64_t n, double *out,
-                            double za, double zb, uint32_t rounds)
+static inline void fi_normal_block_f64(const uint32_t key[2], uint64_t b, uint32_t attempt,
+                                       double z[2])
 {
-    const double mean = p->p0, stddev = p->p1, lo = p->lo, hi = p->hi;
     uint32_t w[4];
-    FI_BLOCKS_BEGIN(first, n, 2)
-        fi_stream_words(p->key, b, 0, FI_TAG_MAIN, w);
-        for (; j < jend; j++) {
-            uint64_t W = ((uint64_t)w[2 * j + 1] << 32) | w[2 * j];
-            unsigned l = (unsigned)(W & 255u);
-            int64_t m = (int64_t)(W >> 12);
-            double x = (double)m * fi_zig_w64[l];
-            double z = ((W >> 8) & 1u) ? -x : x;
-            if (!(m < fi_zig_k64[l] && z >= za && z <= zb))
-                z = fi_zig_from_f64(p->key, 2 * b + j, 0, W, rounds, za, zb);
-            out[o++] = fi_clamp_f64(mean + stddev * z, lo, hi);
-        }
-    FI_BLOCKS_END
+    fi_stream_words(key, b, attempt, FI_TAG_MAIN, w);
+    fi_box_muller_f64(((uint64_t)w[1] << 32) | w[0], ((uint64_t)w[3] << 32) | w[2], &z[0], &z[1]);
 }
 
 static void fi_normal_f32(const fi_fill_params *p, uint64_t first, int64_t n, float *out)
 {
-    fi_zig_fill_f32(p, first, n, out, -INFINITY, INFINITY, FI_ZIG_ROUNDS);
+    const float mean = (float)p->p0, stddev = (float)p->p1;
+    const float lo = (float)p->lo, hi = (float)p->hi;
+    float z[4];
+    FI_BLOCKS_BEGIN(first, n, 4)
+        fi_normal_block_f32(p->key, b, 0, z);
+        for (; j < jend; j++)
+            out[o++] = fi_clamp_f32(mean + stddev * z[j], lo, hi);
+    FI_BLOCKS_END
 }
 
 static void fi_normal_f64(const fi_fill_params *p, uint64_t first, int64_t n, double *out)
 {
-    fi_zig_fill_f64(p, first, n, out, -INFINITY, INFINITY, FI_ZIG_ROUNDS);
+    const double mean = p->p0, stddev = p->p1, lo = p->lo, hi = p->hi;
+    double z[2];
+    FI_BLOCKS_BEGIN(first, n, 2)
+        fi_normal_block_f64(p->key, b, 0, z);
+        for (; j < jend; j++)
+            out[o++] = fi_clamp_f64(mean + stddev * z[j], lo, hi);
+    FI_BLOCKS_END
 }
 
 /* ---- truncated normal ------------------------------------------------------------------------- */
@@ -203,7 +188,9 @@ static double fi_tn_proposal(const fi_fill_params *p, uint64_t i)
 
 static void fi_truncnorm_f32(const fi_fill_params *p, uint64_t first, int64_t n, float *out)
 {
+    const float mean = (float)p->p0, stddev = (float)p->p1;
     const float lo = (float)p->lo, hi = (float)p->hi;
+    const float za = (float)p->za, zb = (float)p->zb;
     if (p->tn_method != FI_TN_NORMAL) {
         for (int64_t k = 0; k < n; k++) {
             double x = p->p0 + p->p1 * fi_tn_proposal(p, first + (uint64_t)k);
@@ -211,7 +198,19 @@ static void fi_truncnorm_f32(const fi_fill_params *p, uint64_t first, int64_t n,
         }
         return;
     }
-    fi_zig_fill_f32(p, first, n, out, (float)p->za, (float)p->zb, p->max_attempts);
+    float z[4], zr[4];
+    FI_BLOCKS_BEGIN(first, n, 4)
+        fi_normal_block_f32(p->key, b, 0, z);
+        for (; j < jend; j++) {
+            float v = z[j];
+            for (uint32_t a = 1; !(v >= za && v <= zb); a++) {
+                if (a >= p->max_attempts) { v = fi_clamp_f32(v, za, zb); break; }
+                fi_normal_block_f32(p->key, b, a, zr);
+                v = zr[j];
+            }
+            out[o++] = fi_clamp_f32(mean + stddev * v, lo, hi);
+        }
+    FI_BLOCKS_END
 }
 
 static void fi_truncnorm_f64(const fi_fill_params *p, uint64_t first, int64_t n, double *out)
@@ -223,7 +222,19 @@ static void fi_truncnorm_f64(const fi_fill_params *p, uint64_t first, int64_t n,
             out[k] = fi_clamp_f64(mean + stddev * fi_tn_proposal(p, first + (uint64_t)k), lo, hi);
         return;
     }
-    fi_zig_fill_f64(p, first, n, out, za, zb, p->max_attempts);
+    double z[2], zr[2];
+    FI_BLOCKS_BEGIN(first, n, 2)
+        fi_normal_block_f64(p->key, b, 0, z);
+        for (; j < jend; j++) {
+            double v = z[j];
+            for (uint32_t a = 1; !(v >= za && v <= zb); a++) {
+                if (a >= p->max_attempts) { v = fi_clamp_f64(v, za, zb); break; }
+                fi_normal_block_f64(p->key, b, a, zr);
+                v = zr[j];
+            }
+            out[o++] = fi_clamp_f64(mean + stddev * v, lo, hi);
+        }
+    FI_BLOCKS_END
 }
 
 /* ---- dispatch --------------------------------------------------------------------------------- */

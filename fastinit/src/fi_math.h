@@ -10,7 +10,6 @@
  * log:     fdlibm's e_log.c / e_logf.c reduction (x = 2^k * m, m in [sqrt(2)/2, sqrt(2)), s = f/(2+f))
  *          and their minimax coefficients, with the one general formula (no special small-f branch).
  *          Only ever called on (0, 1], never on subnormals.
- * exp:     fdlibm's e_exp.c (reduction by ln2 in two parts, rational kernel), on [-700, 0].
  * sin/cos: Cephes' minimax polynomials on |x| <= pi/4; the argument reduction is exact because the
  *          angle arrives as an integer fraction of a turn (see fi_philox.h).
  */
@@ -77,28 +76,6 @@ static inline double fi_log_f64(double x)
     double R = t2 + t1;
     double hfsq = 0.5 * f * f;
     return dk * ln2_hi - ((hfsq - (s * (hfsq + R) + dk * ln2_lo)) - f);
-}
-
-/* ---- exp on [-700, 0] (the ziggurat's wedge test) ------------------------------------------- */
-
-/* fdlibm's e_exp.c: x = k ln2 + t, |t| <= ln2/2 (k = trunc(x/ln2 - 1/2), x <= 0), its degree-5
-   rational form for exp(t), and 2^k added to the exponent (k >= -1010 here: never subnormal). */
-static inline double fi_exp_f64(double x)
-{
-    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    const double invln2 = 1.44269504088896338700e+00;
-    const double P1 = 1.66666666666666019037e-01, P2 = -2.77777777770155933842e-03;
-    const double P3 = 6.61375632143793436117e-05, P4 = -1.65339022054652515390e-06;
-    const double P5 = 4.13813679705723846039e-08;
-    int32_t k = (int32_t)(invln2 * x - 0.5);
-    double dk = (double)k;
-    double hi = x - dk * ln2_hi;
-    double lo = dk * ln2_lo;
-    double t = hi - lo;
-    double tt = t * t;
-    double c = t - tt * (P1 + tt * (P2 + tt * (P3 + tt * (P4 + tt * P5))));
-    double y = 1.0 - ((lo - (t * c) / (2.0 - c)) - hi);
-    return fi_bits_f64(fi_f64_bits(y) + ((uint64_t)(int64_t)k << 52));
 }
 
 /* ---- sin and cos on |x| <= pi/4 -------------------------------------------------------------- */

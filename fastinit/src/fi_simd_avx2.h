@@ -277,35 +277,3 @@ static inline int fi_v_post_pd_avx2(double *out, __m256i o64, __m256i l64, int m
 #define FV_STORE_F16x2(p, a, b) fi_v_store16_avx2(p, fi_v_f16_avx2(a), fi_v_f16_avx2(b))
 #define FV_STORE_BF16x2(p, a, b) fi_v_store16_avx2(p, fi_v_bf16_avx2(a), fi_v_bf16_avx2(b))
 
-
-/* ---- the ziggurat (fi_simd_fill.h): table gathers, integer compares as lane bits ----------- */
-#define FV_GATHER_PS(t, i) _mm256_i32gather_ps((const float *)(t), i, 4)
-#define FV_GATHER_32(t, i) _mm256_i32gather_epi32((const int *)(t), i, 4)
-#define FV_GATHER_PD(t, i) _mm256_i64gather_pd((const double *)(t), i, 8)
-#define FV_GATHER_64(t, i) _mm256_i64gather_epi64((const long long *)(t), i, 8)
-#define FV_LT32_BITS(a, b) \
-    ((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(b, a))))
-#define FV_LT64_BITS(a, b) \
-    ((uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(b, a))))
-#define FV_STORE_SI(p, v) _mm256_storeu_si256((__m256i *)(p), v)
-#define FV_LOAD_PD(p) _mm256_loadu_pd(p)
-#define FV_IOTA64() _mm256_setr_epi64x(0, 1, 2, 3)
-
-/* fi_v_rej_avx2 / fi_v_rej_pd_avx2 on accepted-lane bits. */
-static inline int fi_v_rej_bits_avx2(uint32_t acc, int nlanes, int32_t pos, int32_t *idx)
-{
-    uint32_t rej = ~acc & ((1u << nlanes) - 1u);
-    __m256i perm = fi_v_compress_perm_avx2(fi_v_compress8_lut[rej]);
-    _mm256_storeu_si256((__m256i *)idx, _mm256_add_epi32(perm, _mm256_set1_epi32(pos)));
-    return __builtin_popcount(rej);
-}
-#define FV_COMPRESS_REJ_BITS_PS(acc, pos, idx) fi_v_rej_bits_avx2(acc, 8, pos, idx)
-#define FV_COMPRESS_REJ_BITS_PD(acc, pos, idx) fi_v_rej_bits_avx2(acc, 4, pos, idx)
-#define FV_EQ32_BITS(a, b) \
-    ((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))))
-#define FV_EQ64_BITS(a, b) \
-    ((uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(a, b))))
-#define FV_CVTT_PD_I64(a) _mm256_cvtepi32_epi64(_mm256_cvttpd_epi32(a)) /* |a| < 2^31 here */
-#define FV_PAIRS_PS(x) _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7))
-#define FV_CVT_LO_PD(x) _mm256_cvtps_pd(_mm256_castps256_ps128(x))
-#define FV_CVT_HI_PD(x) _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))

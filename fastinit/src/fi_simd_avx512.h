@@ -187,24 +187,3 @@ static inline int fi_v_post_pd_avx512(double *out, __m512i o64, __m512i l64, int
 #define FV_STORE_F16x2(p, a, b) (fi_v_f16_avx512(p, a), fi_v_f16_avx512((p) + 16, b))
 #define FV_STORE_BF16x2(p, a, b) fi_v_bf16x2_avx512(p, a, b)
 
-
-/* ---- the ziggurat (fi_simd_fill.h): table gathers, integer compares as lane bits ----------- */
-#define FV_GATHER_PS(t, i) _mm512_i32gather_ps(i, (const void *)(t), 4)
-#define FV_GATHER_32(t, i) _mm512_i32gather_epi32(i, (const void *)(t), 4)
-#define FV_GATHER_PD(t, i) _mm512_i64gather_pd(i, (const void *)(t), 8)
-#define FV_GATHER_64(t, i) _mm512_i64gather_epi64(i, (const void *)(t), 8)
-#define FV_LT32_BITS(a, b) ((uint32_t)_mm512_cmplt_epi32_mask(a, b))
-#define FV_LT64_BITS(a, b) ((uint32_t)_mm512_cmplt_epi64_mask(a, b))
-#define FV_STORE_SI(p, v) _mm512_storeu_si512((void *)(p), v)
-#define FV_LOAD_PD(p) _mm512_loadu_pd(p)
-#define FV_IOTA64() _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7)
-#define FV_COMPRESS_REJ_BITS_PS(acc, pos, idx) fi_v_rej_avx512((__mmask16)(acc), pos, idx)
-#define FV_COMPRESS_REJ_BITS_PD(acc, pos, idx) fi_v_rej_pd_avx512((__mmask8)(acc), pos, idx)
-#define FV_EQ32_BITS(a, b) ((uint32_t)_mm512_cmpeq_epi32_mask(a, b))
-#define FV_EQ64_BITS(a, b) ((uint32_t)_mm512_cmpeq_epi64_mask(a, b))
-#define FV_CVTT_PD_I64(a) _mm512_cvttpd_epi64(a)   /* truncation, |a| < 2^31 here */
-/* lanes 4g, 4g+1 of each 128-bit group first, then 4g+2, 4g+3; and their conversion to double */
-#define FV_PAIRS_PS(x) \
-    _mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15), x)
-#define FV_CVT_LO_PD(x) _mm512_cvtps_pd(_mm512_castps512_ps256(x))
-#define FV_CVT_HI_PD(x) _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1))

@@ -165,7 +165,7 @@ def _trunc_normal_spec(mean, std, a, b):
         )
     if a == b:
         return _specs.ConstantSpec(float(a))
-    # infinite bounds: a bound 40 std out is never reached by a normal (|z| < 12.3)
+    # infinite bounds: a bound 40 std out is never reached by a float64 normal (|z| < 8.6)
     a = max(float(a), mean - 40.0 * std)
     b = min(float(b), mean + 40.0 * std)
     return _specs.trunc_normal_spec(float(mean), float(std), a, b)
