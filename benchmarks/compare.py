@@ -380,6 +380,7 @@ def run_fills(args):
         "array.  The copy also reads as many bytes as it writes, so it is a floor.",
     )
     print("fastinit as a share of the limit (limit's seconds / fastinit's):")
+    op_width = max(len(op) for op in fastinit_label) + 2
     for op, label in fastinit_label.items():
         cells = []
         for setting in settings:
@@ -388,7 +389,7 @@ def run_fills(args):
             limit = min(filter(None, writes), default=None)
             share = f"{limit / own:4.0%}" if own and limit else " n/a"
             cells.append(f"{share} ({setting.label})")
-        print(f"  {op:<22}" + "   ".join(cells))
+        print(f"  {op:<{op_width}}" + "   ".join(cells))
 
 
 def run_orthogonal(args):
