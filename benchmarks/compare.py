@@ -51,6 +51,8 @@ from benchmarks._helpers import (
 
 DTYPE_SIZES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 TRUNCATION = 2.0  # Keras's truncated normal: +-2 standard deviations
+TAIL = (2.0, 4.0)  # a one-sided tail: truncated to [2 sigma, 4 sigma]
+NORM_SF = {2.0: 0.022750131948179195, 4.0: 3.167124183311986e-05}  # scipy.stats.norm.sf
 SPAWN = multiprocessing.get_context("spawn")
 
 
@@ -141,6 +143,17 @@ def numpy_truncated_normal(rng, out, shape):
         bad = bad[(redraw < -TRUNCATION) | (redraw > TRUNCATION)]
 
 
+def numpy_truncated_normal_tail(rng, out, shape):
+    """Inverse CDF on [2, 4] (scipy's ndtri of a uniform between the two CDF values, in the upper
+    tail's survival form for accuracy): rejection from standard normals would keep 2.2 %."""
+    from scipy.special import ndtri
+
+    lo, hi = TAIL  # standard normal quantiles: p in (sf(hi), sf(lo)]
+    slo, shi = NORM_SF[lo], NORM_SF[hi]
+    u = rng.random(out.size)
+    out[...] = -ndtri(shi + u * (slo - shi))
+
+
 def numpy_generator(fill, shape, dtype, threads):
     """One numpy Generator: single-threaded whatever `threads` is."""
     require_numpy_dtype(dtype)
@@ -218,18 +231,20 @@ def memory_copy(shape, dtype, threads):
 
 def fill_peers(fastinit_fill, numpy_fill, torch_name, torch_kwargs, jax_name, jax_kwargs):
     """The rows of one fill operation; fastinit's (a key of FILLS), the reference for the ratios,
-    comes first."""
+    comes first.  jax_name None: jax has no initializer for it (no row)."""
     name, kwargs = FILLS[fastinit_fill]
-    return [
+    peers = [
         Peer(f"fastinit.{name}", partial(fastinit_init, name, kwargs)),
         Peer("numpy Generator (1 thread)", partial(numpy_generator, numpy_fill),
              threaded=False),
         Peer("numpy multithreaded recipe", partial(numpy_multithreaded, numpy_fill)),
         Peer(f"torch.nn.init.{torch_name}", partial(torch_init, torch_name, torch_kwargs),
              module="torch"),
-        Peer(f"jax.nn.initializers.{jax_name}", partial(jax_init, jax_name, jax_kwargs),
-             module="jax"),
     ]
+    if jax_name is not None:
+        peers.append(Peer(f"jax.nn.initializers.{jax_name}",
+                          partial(jax_init, jax_name, jax_kwargs), module="jax"))
+    return peers
 
 
 FILL_OPERATIONS = {
@@ -243,6 +258,10 @@ FILL_OPERATIONS = {
         "truncated_normal", numpy_truncated_normal,
         "trunc_normal_", {"mean": 0.0, "std": 1.0, "a": -TRUNCATION, "b": TRUNCATION},
         "truncated_normal", {"stddev": 1.0}),
+    "truncated normal [2σ, 4σ]": fill_peers(
+        "truncated_normal_tail", numpy_truncated_normal_tail,
+        "trunc_normal_", {"mean": 0.0, "std": 1.0, "a": TAIL[0], "b": TAIL[1]},
+        None, None),
 }
 MEMORY_OPERATION = "memory write"
 # The pure writes; the faster of the two is "the limit".
@@ -361,6 +380,7 @@ def run_fills(args):
         "array.  The copy also reads as many bytes as it writes, so it is a floor.",
     )
     print("fastinit as a share of the limit (limit's seconds / fastinit's):")
+    op_width = max(len(op) for op in fastinit_label) + 2
     for op, label in fastinit_label.items():
         cells = []
         for setting in settings:
@@ -369,7 +389,7 @@ def run_fills(args):
             limit = min(filter(None, writes), default=None)
             share = f"{limit / own:4.0%}" if own and limit else " n/a"
             cells.append(f"{share} ({setting.label})")
-        print(f"  {op:<22}" + "   ".join(cells))
+        print(f"  {op:<{op_width}}" + "   ".join(cells))
 
 
 def run_orthogonal(args):

@@ -32,6 +32,11 @@ EXTRA = {
     "truncated_normal_wide": ("truncated_normal", dict(mean=0.5, stddev=2.0, low=-20.0, high=20.0)),
     "truncated_normal_half": ("truncated_normal", dict(mean=0.0, stddev=1.0, low=-0.2, high=5.0)),
     "uniform_unit": ("uniform", dict(low=0.0, high=1.0)),
+    # the proposal samplers (vectorized per element): both one-sided tails, Robert's exponential
+    # proposal (7 % rejected at [2, 4] sigma, so the SIMD retry rounds run)
+    "truncated_normal_2_4": ("truncated_normal", dict(mean=0.0, stddev=1.0, low=2.0, high=4.0)),
+    "truncated_normal_lower_tail": ("truncated_normal",
+                                    dict(mean=1.0, stddev=0.5, low=-1.5, high=0.0)),
 }
 CASES = {**PARAMS, **EXTRA}
 
@@ -81,11 +86,14 @@ def test_simd_path_bit_identical_to_generic(path, case, dtype, restore_path):
 @pytest.mark.parametrize("path", SIMD_PATHS)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("attempts", [1, 2, 3])
-def test_truncated_normal_retry_cap_identical(path, dtype, attempts, restore_path):
-    """The deterministic fallback after max_attempts, on a window that rejects most draws."""
-    for start, size in [(3, 5000), (0, 4096), (1, 131)]:
-        ref = fill_with("generic", "truncated_normal_half", dtype, start, size, attempts)
-        got = fill_with(path, "truncated_normal_half", dtype, start, size, attempts)
+@pytest.mark.parametrize("case", ["truncated_normal_half", "truncated_normal_2_4",
+                                  "truncated_normal_lower_tail", "truncated_normal_narrow"])
+def test_truncated_normal_retry_cap_identical(path, dtype, attempts, case, restore_path):
+    """The deterministic fallback after max_attempts: on a window that rejects most draws, and
+    on the proposal samplers."""
+    for start, size in [(3, 5000), (0, 4096), (1, 131), (5, 8200)]:
+        ref = fill_with("generic", case, dtype, start, size, attempts)
+        got = fill_with(path, case, dtype, start, size, attempts)
         np.testing.assert_array_equal(got.view(np.uint8), ref.view(np.uint8))
 
 

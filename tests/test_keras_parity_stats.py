@@ -155,10 +155,13 @@ def test_edge_shapes_like_keras(name, shape):
 
 
 def test_statistics_ks_detects_a_wrong_scale():
-    # The KS test above is not toothless: a 2% scale error is detected at this sample size.
+    # The KS test above is not toothless: a 5% scale error is detected at this sample size.
+    # (Two samples of n = 131072 reject at 1e-3 above D = 1.95 sqrt(2 / n) = 0.0076; a scale
+    # error s moves the CDF by up to s * phi(1) = 0.012 at s = 5%, but only 0.0047 at 2%, which
+    # an earlier version of this test relied on and which passes or fails with the seed.)
     shape = (256, 512)
     f = fastinit.HeNormal(seed=1)(shape)
-    k = ki.HeNormal(seed=2)(shape) * 1.02
+    k = ki.HeNormal(seed=2)(shape) * 1.05
     assert stats.ks_2samp(f.ravel(), k.ravel()).pvalue < KS_ALPHA
 
 

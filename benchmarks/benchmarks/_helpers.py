@@ -32,6 +32,10 @@ FILLS = {
     "random_normal": ("RandomNormal", {"mean": 0.0, "stddev": 1.0, "seed": 0}),
     "truncated_normal": ("TruncatedNormal", {"mean": 0.0, "stddev": 1.0, "seed": 0}),
     "he_normal": ("HeNormal", {"seed": 0}),
+    # a one-sided tail, [2 sigma, 4 sigma]: the exponential-proposal sampler, not rejection
+    "truncated_normal_tail": ("StreamInitializer",
+                              {"distribution": "truncated_normal", "mean": 0.0, "stddev": 1.0,
+                               "low": 2.0, "high": 4.0, "seed": 0}),
 }
 
 # torch.nn.init functions as name -> (positional args after the tensor, keyword args): the same

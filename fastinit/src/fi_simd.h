@@ -14,8 +14,11 @@
  * attempt 0 exactly like the normal fill, collects the rejected elements (~4.6 % for +-2 sigma)
  * of each 4096-element batch, and re-draws them from their own sub-streams (block, attempt a)
  * FI_NV * FV_W at a time, still in SIMD, until all are accepted or max_attempts is reached.
- * Constant fills and the proposal samplers of the truncated normal (tn_method != 0) use the
- * scalar reference, and so do heads of a range up to the next generator block (< 4 elements) and
+ * The proposal samplers of the truncated normal (tn_method != 0) run attempt 0 of FI_NV * FV_W
+ * consecutive elements at once (their per-element streams, Philox and the two float64 logs in
+ * SIMD), then the rejected ones' later attempts FI_NV * FV_W at a time; only an element that
+ * reaches max_attempts (p < 1e-30) runs the scalar fi_tn_proposal.  Constant fills use the scalar
+ * reference, and so do heads of a range up to the next generator block (< 4 elements) and
  * tails shorter than 16 elements; longer tails compute one full SIMD iteration into a buffer.
  */
 #ifndef FASTINIT_SIMD_H

@@ -58,18 +58,18 @@ static inline void FI_FN(fi_v_block_counters)(uint64_t bbase, FV_I off, FV_I *c0
     *c1 = FV_ADD32(FV_SET1_32((int32_t)(uint32_t)(bbase >> 32)), FV_CARRY32(lo, lo0));
 }
 
-/* w[v][0..3]: Philox4x32-10 of the counters (c0[v], c1[v], attempt, FI_TAG_MAIN), FI_NV vectors
-   in flight. */
+/* w[v][0..3]: Philox4x32-10 of the counters (c0[v], c1[v], attempt, tag), FI_NV vectors in
+   flight. */
 static inline void FI_FN(fi_v_philox_ctr)(const uint32_t key[2], const FV_I cin0[FI_NV],
                                           const FV_I cin1[FI_NV], uint32_t attempt,
-                                          FV_I w[FI_NV][4])
+                                          uint32_t tag, FV_I w[FI_NV][4])
 {
     FV_I c0[FI_NV], c1[FI_NV], c2[FI_NV], c3[FI_NV];
     for (int v = 0; v < FI_NV; v++) {
         c0[v] = cin0[v];
         c1[v] = cin1[v];
         c2[v] = FV_SET1_32((int32_t)attempt);
-        c3[v] = FV_SET1_32((int32_t)FI_TAG_MAIN);
+        c3[v] = FV_SET1_32((int32_t)tag);
     }
     const FV_I m0 = FV_SET1_32((int32_t)FI_PHILOX_M0), m1 = FV_SET1_32((int32_t)FI_PHILOX_M1);
     uint32_t k0 = key[0], k1 = key[1];
@@ -105,7 +105,7 @@ static inline void FI_FN(fi_v_philox)(const uint32_t key[2], uint64_t base, uint
         c0[v] = c[v][0];
         c1[v] = c[v][1];
     }
-    FI_FN(fi_v_philox_ctr)(key, c0, c1, attempt, w);
+    FI_FN(fi_v_philox_ctr)(key, c0, c1, attempt, FI_TAG_MAIN, w);
 }
 
 /* ---- float32 transforms (fi_math.h, vectorized) ---------------------------------------------- */

@@ -51,7 +51,7 @@ static void FI_FN(fi_v_tn_retry_f32)(const fi_fill_params *p, uint64_t bfirst, i
                 off[v] = FV_LOADU_SI(idx + k + v * FV_W);
                 FI_FN(fi_v_block_counters)(bbase, FV_SRLI32(off[v], 2), &c0[v], &c1[v]);
             }
-            FI_FN(fi_v_philox_ctr)(p->key, c0, c1, a, w);
+            FI_FN(fi_v_philox_ctr)(p->key, c0, c1, a, FI_TAG_MAIN, w);
             for (int v = 0; v < FI_NV; v++) {
                 int m = cnt - k - v * FV_W;
                 if (m <= 0) break;
@@ -104,7 +104,7 @@ static void FI_FN(fi_v_tn_retry_f64)(const fi_fill_params *p, uint64_t bfirst, i
                 off[v] = FV_LOADU_SI(idx + k + v * FV_W);
                 FI_FN(fi_v_block_counters)(bbase, FV_SRLI32(off[v], 1), &c0[v], &c1[v]);
             }
-            FI_FN(fi_v_philox_ctr)(p->key, c0, c1, a, w);
+            FI_FN(fi_v_philox_ctr)(p->key, c0, c1, a, FI_TAG_MAIN, w);
             for (int v = 0; v < FI_NV; v++) {
                 int m = cnt - k - v * FV_W;
                 if (m <= 0) break;
@@ -131,6 +131,126 @@ static void FI_FN(fi_v_tn_retry_f64)(const fi_fill_params *p, uint64_t bfirst, i
         int32_t *ti = idx; idx = idx2; idx2 = ti;
         double *tv = val; val = val2; val2 = tv;
         cnt = nc;
+    }
+}
+
+/* ---- truncated normal: the proposal samplers (fi_tn_proposal) in SIMD ------------------------ */
+
+#define FI_TN_PBATCH 4096 /* elements per batch of the proposal samplers */
+
+/* Attempt a of fi_tn_proposal for the FI_NV * FV_W elements i0 + offs[e] (per-element streams:
+   lane e's counter is its element), in 64-bit lanes, operation for operation like the scalar
+   code; the standardized values go to x[e], and bit e of the result says whether element e
+   accepted its proposal at this attempt. */
+static inline uint64_t FI_FN(fi_v_tn_prop)(const fi_fill_params *p, uint64_t i0,
+                                           const int32_t *offs, uint32_t a,
+                                           double x[FI_NV * FV_W])
+{
+    const int neg = p->tn_method == FI_TN_EXP_NEG, unif = p->tn_method == FI_TN_UNIFORM;
+    const double za = neg ? -p->zb : p->za, zb = neg ? -p->za : p->zb;
+    const FV_D vza = FV_SET1_PD(za), vzb = FV_SET1_PD(zb), inv = FV_SET1_PD(0x1.0p-53);
+    const FV_D width = FV_SET1_PD(zb - za), m2 = FV_SET1_PD(p->tn_m2);
+    const FV_D alpha = FV_SET1_PD(p->tn_alpha), half = FV_SET1_PD(0.5);
+    const FV_I one = FV_SET1_64(1);
+    FV_I c0[FI_NV], c1[FI_NV], w[FI_NV][4];
+    for (int v = 0; v < FI_NV; v++)
+        FI_FN(fi_v_block_counters)(i0, FV_LOADU_SI(offs + v * FV_W), &c0[v], &c1[v]);
+    FI_FN(fi_v_philox_ctr)(p->key, c0, c1, a, FI_TAG_ELEMENT, w);
+    uint64_t acc = 0;
+    for (int v = 0; v < FI_NV; v++)
+        for (int h = 0; h < 2; h++) {
+            /* 64-bit lanes: "lo" holds 32-bit lanes 4g, 4g+1, "hi" 4g+2, 4g+3 */
+            FV_I U0 = h ? FV_UNPACKHI32(w[v][0], w[v][1]) : FV_UNPACKLO32(w[v][0], w[v][1]);
+            FV_I U1 = h ? FV_UNPACKHI32(w[v][2], w[v][3]) : FV_UNPACKLO32(w[v][2], w[v][3]);
+            FV_D lu = FI_FN(fi_v_log_f64)(
+                FV_MUL_PD(FV_CVTU53_PD(FV_ADD64(FV_SRLI64(U1, 11), one)), inv));
+            FV_D xv;
+            uint32_t ok;
+            if (unif) {
+                xv = FV_ADD_PD(vza, FV_MUL_PD(width,
+                                              FV_MUL_PD(FV_CVTU53_PD(FV_SRLI64(U0, 11)), inv)));
+                xv = FV_SEL_PD(FV_CMPGT_PD(xv, vzb), xv, vzb);
+                ok = FV_MASKBITS_PD(FV_CMPLE_PD(
+                    lu, FV_MUL_PD(half, FV_SUB_PD(m2, FV_MUL_PD(xv, xv)))));
+            } else {
+                FV_D e = FV_SUB_PD(FV_SET1_PD(0.0), FI_FN(fi_v_log_f64)(FV_MUL_PD(
+                             FV_CVTU53_PD(FV_ADD64(FV_SRLI64(U0, 11), one)), inv)));
+                xv = FV_ADD_PD(vza, FV_DIV_PD(e, alpha));
+                FV_D t = FV_SUB_PD(xv, alpha);
+                ok = FV_MASKBITS_PD(FV_AND_MASK_PD(
+                    FV_CMPLE_PD(xv, vzb),
+                    FV_CMPLE_PD(lu, FV_MUL_PD(FV_MUL_PD(FV_SET1_PD(-0.5), t), t))));
+            }
+            double xt[FV_W / 2];
+            FV_STORE_PD(xt, xv);
+            for (int j = 0; j < FV_W / 2; j++) {
+                int e = v * FV_W + 4 * (j >> 1) + 2 * h + (j & 1);
+                x[e] = neg ? -xt[j] : xt[j];
+                acc |= (uint64_t)((ok >> j) & 1u) << e;
+            }
+        }
+    return acc;
+}
+
+/* Standardized values z[0..n) of elements first + [0, n), n <= FI_TN_PBATCH: attempt 0 for all,
+   then attempts 1, 2, ... for the rejected ones only (7 % at [2, 4] sigma), FI_NV * FV_W at a
+   time; an element still rejected at the last attempt takes fi_tn_proposal's own fallback. */
+static void FI_FN(fi_v_tn_batch)(const fi_fill_params *p, uint64_t first, int n, double *z)
+{
+    int32_t buf1[FI_TN_PBATCH + FI_NV * FV_W], buf2[FI_TN_PBATCH + FI_NV * FV_W];
+    int32_t *pend = buf1, *pend2 = buf2;
+    int32_t offs[FI_NV * FV_W];
+    double x[FI_NV * FV_W];
+    int cnt = 0, k = 0;
+    for (int e = 0; e < FI_NV * FV_W; e++) offs[e] = e;
+    for (; k + FI_NV * FV_W <= n; k += FI_NV * FV_W) {
+        uint64_t acc = FI_FN(fi_v_tn_prop)(p, first + (uint64_t)k, offs, 0, x);
+        for (int e = 0; e < FI_NV * FV_W; e++) {
+            z[k + e] = x[e];
+            if (!((acc >> e) & 1u)) pend[cnt++] = k + e;
+        }
+    }
+    /* A tail shorter than a group joins the rejected ones, and the rounds then start at attempt
+       0: redoing attempt 0 of an element it rejected rejects it again, so nothing changes. */
+    uint32_t a = k < n ? 0u : 1u;
+    for (; k < n; k++) pend[cnt++] = k;
+    for (; cnt > 0 && a < p->max_attempts; a++) {
+        int nc = 0;
+        for (int j = cnt; j < cnt + FI_NV * FV_W; j++) pend[j] = 0;
+        for (int j = 0; j < cnt; j += FI_NV * FV_W) {
+            uint64_t acc = FI_FN(fi_v_tn_prop)(p, first, pend + j, a, x);
+            int m = cnt - j < FI_NV * FV_W ? cnt - j : FI_NV * FV_W;
+            for (int e = 0; e < m; e++) {
+                if ((acc >> e) & 1u) z[pend[j + e]] = x[e];
+                else pend2[nc++] = pend[j + e];
+            }
+        }
+        int32_t *t = pend; pend = pend2; pend2 = t;
+        cnt = nc;
+    }
+    for (int j = 0; j < cnt; j++) z[pend[j]] = fi_tn_proposal(p, first + (uint64_t)pend[j]);
+}
+
+static void FI_FN(fi_v_tn_proposal_f32)(const fi_fill_params *p, uint64_t first, int64_t n,
+                                        float *out)
+{
+    const float lo = (float)p->lo, hi = (float)p->hi;
+    double z[FI_TN_PBATCH];
+    for (int64_t k = 0; k < n; k += FI_TN_PBATCH) {
+        int m = n - k < FI_TN_PBATCH ? (int)(n - k) : FI_TN_PBATCH;
+        FI_FN(fi_v_tn_batch)(p, first + (uint64_t)k, m, z);
+        for (int e = 0; e < m; e++) out[k + e] = fi_clamp_f32((float)(p->p0 + p->p1 * z[e]), lo, hi);
+    }
+}
+
+static void FI_FN(fi_v_tn_proposal_f64)(const fi_fill_params *p, uint64_t first, int64_t n,
+                                        double *out)
+{
+    double z[FI_TN_PBATCH];
+    for (int64_t k = 0; k < n; k += FI_TN_PBATCH) {
+        int m = n - k < FI_TN_PBATCH ? (int)(n - k) : FI_TN_PBATCH;
+        FI_FN(fi_v_tn_batch)(p, first + (uint64_t)k, m, z);
+        for (int e = 0; e < m; e++) out[k + e] = fi_clamp_f64(p->p0 + p->p1 * z[e], p->lo, p->hi);
     }
 }
 
@@ -221,7 +341,7 @@ static void FI_FN(fi_v_body_f32)(const fi_fill_params *p, uint64_t first, int64_
 static void FI_FN(fi_v_fill_f32)(const fi_fill_params *p, uint64_t first, int64_t n, float *out)
 {
     if (p->dist == FI_DIST_TRUNCNORM && p->tn_method != FI_TN_NORMAL) {
-        fi_fill_f32(p, first, n, out);
+        FI_FN(fi_v_tn_proposal_f32)(p, first, n, out);
         return;
     }
     int64_t head = (int64_t)((4u - (unsigned)(first & 3u)) & 3u);
@@ -321,7 +441,7 @@ static void FI_FN(fi_v_body_f64)(const fi_fill_params *p, uint64_t first, int64_
 static void FI_FN(fi_v_fill_f64)(const fi_fill_params *p, uint64_t first, int64_t n, double *out)
 {
     if (p->dist == FI_DIST_TRUNCNORM && p->tn_method != FI_TN_NORMAL) {
-        fi_fill_f64(p, first, n, out);
+        FI_FN(fi_v_tn_proposal_f64)(p, first, n, out);
         return;
     }
     int64_t head = (int64_t)(first & 1u);
