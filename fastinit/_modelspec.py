@@ -42,17 +42,7 @@ import numpy.typing as npt
 from fastinit._names import seed_for_name
 from fastinit._regions import ArraySource, Source
 from fastinit._registry import resolve_initializer
-from fastinit._torch_rules import (
-    ConstantValues,
-    DiracValues,
-    EyeValues,
-    NoValues,
-    OrthogonalValues,
-    RandomValues,
-    SparseValues,
-    _bind,
-    rule_values,
-)
+from fastinit import _torch_rules as tr
 from fastinit._validation import check_shape, resolve_dtype
 from fastinit.initializers import Constant, Identity, Orthogonal, source_of
 
@@ -178,25 +168,25 @@ def _torch_source(name: str, kwargs: dict[str, Any], shape: tuple[int, ...], dty
     validates and chooses them).  orthogonal_ computes the whole (shape[0], rest) matrix in
     memory; dirac_ and sparse_ need fastinit.torch."""
     try:
-        values = rule_values(name, _bind(name, dict(kwargs)), shape, dtype.name,
+        values = tr.rule_values(name, tr._bind(name, dict(kwargs)), shape, dtype.name,
                              stacklevel=4)   # warnings point at load_spec's caller
     except (ValueError, TypeError) as e:   # torch's messages: say which function
         raise type(e)(f"{name}: {e}") from None
-    if isinstance(values, ConstantValues):
+    if isinstance(values, tr.ConstantValues):
         return Constant(values.value).source(shape, dtype)
-    if isinstance(values, NoValues):   # no elements: nothing to draw
+    if isinstance(values, tr.NoValues):   # no elements: nothing to draw
         return Constant(0).source(shape, dtype)
-    if isinstance(values, RandomValues):
+    if isinstance(values, tr.RandomValues):
         return values.make(seed).source(shape, dtype)
-    if isinstance(values, EyeValues):
+    if isinstance(values, tr.EyeValues):
         return Identity(1.0).source(shape, dtype)
-    if isinstance(values, OrthogonalValues):
+    if isinstance(values, tr.OrthogonalValues):
         rows = shape[0]
         init = Orthogonal(values.gain, seed=seed)
 
         def compute() -> npt.NDArray[Any]:
             return init((rows, math.prod(shape) // rows), dtype).reshape(shape)
         return ArraySource(compute, shape, dtype)
-    assert isinstance(values, (DiracValues, SparseValues))
+    assert isinstance(values, (tr.DiracValues, tr.SparseValues))
     raise ValueError(f"{name} is not available without torch (fastinit.torch.materialize or "
                      "fastinit.torch.save_safetensors have it)")

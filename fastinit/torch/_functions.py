@@ -16,16 +16,9 @@ from typing import Any
 
 import torch
 
+from fastinit import _torch_rules as tr
 from fastinit._torch_rules import (  # torch-free: shared with fastinit's model specs
     RANDOM,
-    ConstantValues,
-    DiracValues,
-    EyeValues,
-    NoValues,
-    OrthogonalValues,
-    RandomValues,
-    SparseValues,
-    Values,
     _bind,
     calculate_gain,
     rule_values,
@@ -73,7 +66,7 @@ def build_spec(name: str, shape: Shape, dtype: torch.dtype, kwargs: dict[str, An
     values = rule_values(name, kw, shape, None if np_dtype is None else np_dtype.name,
                          stacklevel=3)
     spec = _spec_of(values, allow_in_memory)
-    if isinstance(values, NoValues) and values.warning is not None:
+    if isinstance(values, tr.NoValues) and values.warning is not None:
         warnings.warn(values.warning, stacklevel=3)
     if isinstance(spec, _specs.InitializerSpec) and np_dtype is not None:
         try:
@@ -88,21 +81,21 @@ def build_spec(name: str, shape: Shape, dtype: torch.dtype, kwargs: dict[str, An
     return spec
 
 
-def _spec_of(values: Values, allow_in_memory: bool) -> _specs.Spec | None:
+def _spec_of(values: tr.Values, allow_in_memory: bool) -> _specs.Spec | None:
     """The Spec that fills a tensor (or any piece of it) with `values`."""
-    if isinstance(values, ConstantValues):
+    if isinstance(values, tr.ConstantValues):
         return _specs.ConstantSpec(values.value)
-    if isinstance(values, RandomValues):
+    if isinstance(values, tr.RandomValues):
         return _specs.InitializerSpec(values.make)
-    if isinstance(values, OrthogonalValues):
+    if isinstance(values, tr.OrthogonalValues):
         return _specs.OrthogonalSpec(values.gain, allow_in_memory)
-    if isinstance(values, EyeValues):
+    if isinstance(values, tr.EyeValues):
         return _specs.EyeSpec()
-    if isinstance(values, DiracValues):
+    if isinstance(values, tr.DiracValues):
         return _specs.DiracSpec(values.groups)
-    if isinstance(values, SparseValues):
+    if isinstance(values, tr.SparseValues):
         return _specs.SparseSpec(values.rows, values.num_zeros, values.std)
-    assert isinstance(values, NoValues)
+    assert isinstance(values, tr.NoValues)
     return None
 
 
