@@ -230,9 +230,9 @@ def _random(make: Callable[[int], Initializer]) -> RandomValues:
 
 
 def _uniform(a: float, b: float, dtype_name: str | None) -> Values:
-    tname = _TORCH_TYPE_NAMES.get(dtype_name or "")
-    if tname is not None:
-        fi = _finfo(dtype_name or "")
+    if dtype_name in _TORCH_TYPE_NAMES:
+        fi = _finfo(dtype_name)
+        tname = _TORCH_TYPE_NAMES[dtype_name]
         for label, v in (("from", a), ("to", b)):
             if not (float(fi.min) <= v <= float(fi.max)):    # also NaN and inf
                 raise RangeError(f"{label} is out of bounds for {tname}")
