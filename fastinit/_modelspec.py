@@ -29,18 +29,22 @@ Two example specs ship in fastinit/specs/: embedding_table.json and gpt_1p3b.jso
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from fastinit._names import seed_for_name
-from fastinit._regions import Source
+from fastinit._regions import ArraySource, Source
 from fastinit._registry import resolve_initializer
-from fastinit._torch_rules import torch_rule_source
+from fastinit import _torch_rules as tr
 from fastinit._validation import check_shape, resolve_dtype
-from fastinit.initializers import source_of
+from fastinit.initializers import Constant, Identity, Orthogonal, source_of
 
 __all__ = ["ModelSpec", "load_spec", "example_spec_path", "EXAMPLE_SPECS"]
 
@@ -139,7 +143,7 @@ def _tensor(seed: int, name: str, entry: Any, default_dtype: Any) -> tuple[Sourc
         if "seed" in kwargs or "generator" in kwargs:
             raise ValueError("a rule's seed comes from the spec's seed and the tensor's name")
         args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-        return torch_rule_source(fn, kwargs, shape, dtype)(s), f"torch {fn}({args.lstrip(', ')})"
+        return _torch_source(fn, kwargs, shape, dtype, s), f"torch {fn}({args.lstrip(', ')})"
     if isinstance(init, Mapping):
         cfg = init.get("config")
         if isinstance(cfg, Mapping) and cfg.get("seed") is not None:
@@ -155,3 +159,34 @@ def _tensor(seed: int, name: str, entry: Any, default_dtype: Any) -> tuple[Sourc
     # An orthogonal matrix needs all of it at once; a spec that asks for one accepts that.
     return source_of(instance, shape, dtype, allow_in_memory=True), label
 
+
+
+def _torch_source(name: str, kwargs: dict[str, Any], shape: tuple[int, ...], dtype: np.dtype[Any],
+                  seed: int) -> Source:
+    """The Source of torch-style rule `name` with `kwargs` for the tensor's `seed`: the values
+    `fastinit.torch.materialize` gives under ``rule(name, **kwargs)`` (fastinit._torch_rules
+    validates and chooses them).  orthogonal_ computes the whole (shape[0], rest) matrix in
+    memory; dirac_ and sparse_ need fastinit.torch."""
+    try:
+        values = tr.rule_values(name, tr._bind(name, dict(kwargs)), shape, dtype.name,
+                             stacklevel=4)   # warnings point at load_spec's caller
+    except (ValueError, TypeError) as e:   # torch's messages: say which function
+        raise type(e)(f"{name}: {e}") from None
+    if isinstance(values, tr.ConstantValues):
+        return Constant(values.value).source(shape, dtype)
+    if isinstance(values, tr.NoValues):   # no elements: nothing to draw
+        return Constant(0).source(shape, dtype)
+    if isinstance(values, tr.RandomValues):
+        return values.make(seed).source(shape, dtype)
+    if isinstance(values, tr.EyeValues):
+        return Identity(1.0).source(shape, dtype)
+    if isinstance(values, tr.OrthogonalValues):
+        rows = shape[0]
+        init = Orthogonal(values.gain, seed=seed)
+
+        def compute() -> npt.NDArray[Any]:
+            return init((rows, math.prod(shape) // rows), dtype).reshape(shape)
+        return ArraySource(compute, shape, dtype)
+    assert isinstance(values, (tr.DiracValues, tr.SparseValues))
+    raise ValueError(f"{name} is not available without torch (fastinit.torch.materialize or "
+                     "fastinit.torch.save_safetensors have it)")

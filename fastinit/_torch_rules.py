@@ -1,4 +1,4 @@
-"""torch.nn.init's rules without torch: parameters, fans and gains, and values as fastinit Sources.
+"""torch.nn.init's rules without torch: parameters, fans and gains, and each rule's values.
 
 The parameter side of `fastinit.torch` (torch 2.13's defaults, argument binding, fan rule --
 dim 1 is fan-in, dim 0 fan-out, both times prod(shape[2:]) -- gains and the kaiming / xavier
@@ -6,6 +6,10 @@ standard deviations) lives here so that it needs no torch: `fastinit.torch` impo
 fastinit's JSON model specs (fastinit._modelspec), whose torch-style rules
 (``{"torch": "normal_", "std": 0.02}``) therefore give the values `fastinit.torch.materialize`
 gives for ``rule("normal_", std=0.02)``, bit for bit, without importing torch.
+
+`rule_values` is the one implementation of each function's checks (torch's messages) and of the
+values it chooses (a constant, a fastinit initializer, orthogonal, eye, dirac, sparse or a
+no-op): fastinit.torch maps them to its Specs, the model specs to Sources.
 """
 
 from __future__ import annotations
@@ -13,15 +17,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import numpy.typing as npt
 
-from fastinit._regions import ArraySource, Source
-from fastinit._validation import BFLOAT16
+if TYPE_CHECKING:
+    from fastinit.initializers import Initializer
 
-__all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "RANDOM", "torch_rule_source"]
+__all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "RANDOM", "rule_values", "Values"]
 
 
 # ---- gains, fans and arguments (torch's code; fastinit.torch imports these) ------------------
@@ -148,134 +152,203 @@ def _bind(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     return kw
 
 
-# ---- values as fastinit Sources (what fastinit.torch's specs fill, torch-free) ---------------
+# ---- a rule's values, torch-free (fastinit.torch maps them to Specs, model specs to Sources) --
 
 
-def _fmt(x: float) -> str:
+class RangeError(ValueError, RuntimeError):
+    """An argument out of the range torch accepts: torch raises RuntimeError from its C++ checks
+    (uniform_'s bounds, normal_'s std), fastinit's convention is ValueError; this is both, so
+    fastinit.torch matches torch and the model specs keep their ValueErrors, with one message."""
+
+
+# torch's C++ names of the float dtypes (by numpy name), as its messages spell them
+_TORCH_TYPE_NAMES = {"float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+                     "float64": "double"}
+
+
+@dataclass(frozen=True)
+class ConstantValues:
+    """Every element is `value` (torch's fill_)."""
+    value: Any
+
+
+@dataclass(frozen=True)
+class RandomValues:
+    """The values of a fastinit initializer: `make(seed)` is it for the tensor's seed."""
+    make: Callable[[int], Initializer]
+
+
+@dataclass(frozen=True)
+class OrthogonalValues:
+    """torch's orthogonal_: the (shape[0], numel // shape[0]) matrix, times `gain`."""
+    gain: float
+
+
+@dataclass(frozen=True)
+class EyeValues:
+    """The 2-D identity."""
+
+
+@dataclass(frozen=True)
+class DiracValues:
+    """dirac_ with `groups` groups."""
+    groups: int
+
+
+@dataclass(frozen=True)
+class SparseValues:
+    """sparse_: N(0, std) with `num_zeros` zero rows in each column of `rows` rows."""
+    rows: int
+    num_zeros: int
+    std: float
+
+
+@dataclass(frozen=True)
+class NoValues:
+    """torch's no-op on a zero-element tensor (nothing is written); `warning` is torch's, if any."""
+    warning: str | None = None
+
+
+Values = Union[ConstantValues, RandomValues, OrthogonalValues, EyeValues, DiracValues,
+               SparseValues, NoValues]
+
+
+def _fmt(x: object) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _finfo(dtype: np.dtype[Any]) -> Any:
-    if dtype == BFLOAT16:
+def _finfo(dtype_name: str) -> Any:
+    if dtype_name == "bfloat16":
         import ml_dtypes
         return ml_dtypes.finfo(ml_dtypes.bfloat16)  # type: ignore[no-untyped-call]
-    return np.finfo(dtype)
+    return np.finfo(dtype_name)
 
 
-#: make(seed) -> the tensor's Source; the seed is the tensor's own (fastinit.seed_for_name).
-SourceMaker = Callable[[int], Source]
+def _random(make: Callable[[int], Initializer]) -> RandomValues:
+    make(0)   # the initializer validates its parameters now, before any work
+    return RandomValues(make)
 
 
-def _uniform(a: float, b: float, shape: tuple[int, ...], dtype: np.dtype[Any]) -> SourceMaker:
-    if dtype.kind == "f":
-        fi = _finfo(dtype)
+def _uniform(a: float, b: float, dtype_name: str | None) -> Values:
+    if dtype_name in _TORCH_TYPE_NAMES:
+        fi = _finfo(dtype_name)
+        tname = _TORCH_TYPE_NAMES[dtype_name]
         for label, v in (("from", a), ("to", b)):
             if not (float(fi.min) <= v <= float(fi.max)):    # also NaN and inf
-                raise ValueError(f"uniform_: {label}={_fmt(v)} is out of bounds for {dtype}")
+                raise RangeError(f"{label} is out of bounds for {tname}")
     if a > b:
-        raise ValueError(f"uniform_ expects to return a [from, to) range, but found "
+        raise RangeError(f"uniform_ expects to return a [from, to) range, but found "
                          f"from={_fmt(a)} > to={_fmt(b)}")
     if a == b:
-        return _constant(float(a), shape, dtype)
+        return ConstantValues(float(a))
     from fastinit import RandomUniform
-    return lambda s: RandomUniform(float(a), float(b), seed=s).source(shape, dtype)
+    low, high = float(a), float(b)
+    return _random(lambda s: RandomUniform(low, high, seed=s))
 
 
-def _normal(mean: float, std: float, shape: tuple[int, ...], dtype: np.dtype[Any]
-            ) -> SourceMaker:
+def _normal(mean: float, std: float) -> Values:
     if std < 0:
-        raise ValueError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
+        raise RangeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     if std == 0:
-        return _constant(float(mean), shape, dtype)
+        return ConstantValues(float(mean))
     from fastinit import RandomNormal
-    return lambda s: RandomNormal(float(mean), float(std), seed=s).source(shape, dtype)
+    m, sd = float(mean), float(std)
+    return _random(lambda s: RandomNormal(m, sd, seed=s))
 
 
-def _trunc_normal(mean: float, std: float, a: float, b: float, shape: tuple[int, ...],
-                  dtype: np.dtype[Any]) -> SourceMaker:
+def _trunc_normal(mean: float, std: float, a: float, b: float, stacklevel: int) -> Values:
     if (mean < a - 2 * std) or (mean > b + 2 * std):
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
-                      "The distribution of values may be incorrect.", stacklevel=4)
-    if std <= 0:
+                      "The distribution of values may be incorrect.", stacklevel=stacklevel)
+    if std == 0:
+        raise DivisionByZeroError(
+            "Argument `std` of trunc_normal_ must be > 0 (torch divides by it and raises "
+            f"ZeroDivisionError). Received: std={_fmt(std)}"
+        )
+    if std < 0:
         raise ValueError(f"trunc_normal_ expects std > 0.0, but found std {_fmt(std)}")
-    if a > b:
-        raise ValueError(f"trunc_normal_ expects a <= b, but found a={_fmt(a)} > b={_fmt(b)}")
+    if a > b:   # torch checks its bounds through uniform_
+        raise RangeError(f"uniform_ expects to return a [from, to) range, but found "
+                         f"from={_fmt(a)} > to={_fmt(b)}")
     if a == b:
-        return _constant(float(a), shape, dtype)
-    # as fastinit.torch: a bound 40 std out is never reached by a float64 normal (|z| < 8.6)
-    lo = max(float(a), mean - 40.0 * std)
-    hi = min(float(b), mean + 40.0 * std)
+        return ConstantValues(float(a))
+    # infinite bounds: a bound 40 std out is never reached by a float64 normal (|z| < 8.6)
+    m, sd = float(mean), float(std)
+    lo, hi = max(float(a), m - 40.0 * sd), min(float(b), m + 40.0 * sd)
     from fastinit import StreamInitializer
-    return lambda s: StreamInitializer("truncated_normal", seed=s, mean=float(mean),
-                                       stddev=float(std), low=lo, high=hi).source(shape, dtype)
+    return _random(lambda s: StreamInitializer("truncated_normal", seed=s, mean=m, stddev=sd,
+                                               low=lo, high=hi))
 
 
-def _constant(value: Any, shape: tuple[int, ...], dtype: np.dtype[Any]) -> SourceMaker:
-    from fastinit import Constant
-    src = Constant(value).source(shape, dtype)
-    return lambda s: src
-
-
-def _orthogonal(gain: float, shape: tuple[int, ...], dtype: np.dtype[Any]) -> SourceMaker:
-    from fastinit import Orthogonal
+def _sparse(shape: tuple[int, ...], sparsity: float, std: float) -> Values:
+    if len(shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
     rows = shape[0]
-    cols = math.prod(shape) // rows
-    Orthogonal(gain, seed=0)   # validates gain now
-
-    def make(s: int) -> Source:
-        def compute() -> npt.NDArray[Any]:
-            return Orthogonal(gain, seed=s)((rows, cols), dtype).reshape(shape)
-        return ArraySource(compute, shape, dtype)
-    return make
+    # torch zeroes randperm(rows)[:ceil(sparsity * rows)]: Python slicing decides the count
+    num_zeros = len(range(rows)[:math.ceil(sparsity * rows)])
+    base = _normal(0.0, std)
+    if isinstance(base, ConstantValues):
+        return base
+    return SparseValues(rows, num_zeros, float(std))
 
 
-def torch_rule_source(name: str, kwargs: dict[str, Any], shape: Sequence[int],
-                      dtype: np.dtype[Any]) -> SourceMaker:
-    """make(seed) -> the Source of torch-style rule `name` (e.g. "kaiming_uniform_") with
-    `kwargs` over a tensor of `shape` and `dtype`: the values `fastinit.torch.materialize`
-    gives a tensor of that shape and dtype under ``rule(name, **kwargs)`` with that seed.
+def _dirac(shape: tuple[int, ...], groups: int) -> Values:
+    if len(shape) not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if shape[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    return DiracValues(groups)
 
-    Validates like the torch function, before any work.  orthogonal_ computes the whole
-    (shape[0], rest) matrix in memory.  dirac_ and sparse_ need fastinit.torch.
+
+def rule_values(name: str, kw: dict[str, Any], shape: Sequence[int], dtype_name: str | None,
+                *, stacklevel: int = 1) -> Values:
+    """The values torch-style function `name` gives a tensor of `shape` with its bound
+    arguments `kw` (`_bind`'s result): validated with torch's checks and messages, before any
+    work.  `dtype_name` is the tensor's numpy dtype name (float16, bfloat16, float32 and float64
+    get torch's range check of uniform bounds; None for others).  Warnings point `stacklevel`
+    frames up from the caller (1: the caller's line), as ``warnings.warn`` counts.
     """
     shape = tuple(int(n) for n in shape)
-    kw = _bind(name, dict(kwargs))
+    level = stacklevel + 2      # as warn counts from the helper: + the helper and this function
     if name == "uniform_":
-        return _uniform(kw["a"], kw["b"], shape, dtype)
+        return _uniform(kw["a"], kw["b"], dtype_name)
     if name == "normal_":
-        return _normal(kw["mean"], kw["std"], shape, dtype)
+        return _normal(kw["mean"], kw["std"])
     if name == "trunc_normal_":
-        return _trunc_normal(kw["mean"], kw["std"], kw["a"], kw["b"], shape, dtype)
+        return _trunc_normal(kw["mean"], kw["std"], kw["a"], kw["b"], level)
     if name == "constant_":
-        return _constant(kw["val"], shape, dtype)
+        return ConstantValues(kw["val"])
     if name == "ones_":
-        return _constant(1, shape, dtype)
+        return ConstantValues(1.0)
     if name == "zeros_":
-        return _constant(0, shape, dtype)
+        return ConstantValues(0)
     if name == "eye_":
         if len(shape) != 2:
-            raise ValueError("eye_: only tensors with 2 dimensions are supported")
-        from fastinit import Identity
-        src = Identity(1.0).source(shape, dtype)
-        return lambda s: src
+            raise ValueError("Only tensors with 2 dimensions are supported")
+        return EyeValues()
+    if name == "dirac_":
+        return _dirac(shape, kw["groups"])
     if name == "xavier_uniform_":
         a = math.sqrt(3.0) * _xavier_std(shape, kw["gain"])
-        return _uniform(-a, a, shape, dtype)
+        return _uniform(-a, a, dtype_name)
     if name == "xavier_normal_":
-        return _normal(0.0, _xavier_std(shape, kw["gain"]), shape, dtype)
+        return _normal(0.0, _xavier_std(shape, kw["gain"]))
     if name in ("kaiming_uniform_", "kaiming_normal_"):
         if 0 in shape:
-            return _constant(0, shape, dtype)    # no elements: nothing to draw
+            return NoValues("Initializing zero-element tensors is a no-op")
         std = _kaiming_std(shape, kw["a"], kw["mode"], kw["nonlinearity"])
         if name == "kaiming_normal_":
-            return _normal(0.0, std, shape, dtype)
+            return _normal(0.0, std)
         bound = math.sqrt(3.0) * std
-        return _uniform(-bound, bound, shape, dtype)
+        return _uniform(-bound, bound, dtype_name)
     if name == "orthogonal_":
         if len(shape) < 2:
-            raise ValueError("orthogonal_: only tensors with 2 or more dimensions are supported")
+            raise ValueError("Only tensors with 2 or more dimensions are supported")
         if math.prod(shape) == 0:
-            return _constant(0, shape, dtype)
-        return _orthogonal(kw["gain"], shape, dtype)
-    raise ValueError(f"{name} is not available without torch (fastinit.torch.materialize or "
-                     "fastinit.torch.save_safetensors have it)")
+            return NoValues()
+        from fastinit import Orthogonal
+        Orthogonal(kw["gain"], seed=0)   # validates gain now
+        return OrthogonalValues(kw["gain"])
+    if name == "sparse_":
+        return _sparse(shape, kw["sparsity"], kw["std"])
+    raise ValueError(f"Unknown torch.nn.init function {name!r}")

@@ -520,3 +520,30 @@ def test_4gib_two_tensor_file_in_bounded_memory(tmp_path):
         np.testing.assert_array_equal(got, ref)
     finally:
         target.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("rule, dtype", [
+    ({"torch": "uniform_", "a": 2, "b": -2}, "float32"),
+    ({"torch": "uniform_", "a": -1e6, "b": 1}, "float16"),
+    ({"torch": "uniform_", "a": -1e39, "b": 1}, "bfloat16"),
+    ({"torch": "normal_", "std": -1}, "float32"),
+    ({"torch": "trunc_normal_", "std": 0}, "float32"),
+    ({"torch": "trunc_normal_", "std": -1}, "float32"),
+    ({"torch": "trunc_normal_", "a": 2, "b": -2}, "float32"),
+    ({"torch": "kaiming_uniform_", "mode": "fan_inn"}, "float32"),
+    ({"torch": "xavier_normal_", "gain": 1}, "float64"),
+])
+def test_torch_rule_errors_are_fastinit_torchs(rule, dtype):
+    """A spec's bad torch-style rule raises the ValueError fastinit.torch raises for it (one
+    check, one message: fastinit._torch_rules.rule_values), naming the function."""
+    torch = pytest.importorskip("torch")
+    import fastinit.torch as ft
+    shape = [0, 0] if rule["torch"] == "xavier_normal_" else [4, 3]
+    kwargs = {k: v for k, v in rule.items() if k != "torch"}
+    with pytest.raises(Exception) as from_torch:
+        getattr(ft, rule["torch"])(torch.empty(shape, dtype=getattr(torch, dtype)), seed=0,
+                                   **kwargs)
+    with pytest.raises(ValueError) as from_spec:
+        load_spec(_spec({"a": {"shape": shape, "dtype": dtype, "initializer": rule}}))
+    assert isinstance(from_spec.value, type(from_torch.value))
+    assert str(from_spec.value).endswith(f"tensor 'a': {rule['torch']}: {from_torch.value}")

@@ -157,3 +157,26 @@ def test_matches_the_numpy_reference_writer(tmp_path):
     save_file(sd, tmp_path / "b.safetensors", metadata={"format": "pt"})
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
 
+
+
+def test_tied_embeddings_zero_every_padding_row(tmp_path):
+    """One weight owned by two Embeddings with different padding_idx: both rows are zeroed, in
+    the file as by materialize (fastinit.torch._materialize.padding_rows serves both)."""
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Embedding(10, 4, padding_idx=2)
+            self.b = nn.Embedding(10, 4, padding_idx=-3)   # row 7
+            self.b.weight = self.a.weight
+
+    with torch.device("meta"):
+        meta = Tied()
+    path = tmp_path / "tied.safetensors"
+    ft.save_safetensors(meta, path, 5)
+    with torch.device("meta"):
+        ref = Tied()
+    ft.materialize(ref, 5)
+    w = load_file(path)["a.weight"]
+    assert _bits(w) == _bits(ref.a.weight)
+    zero_rows = [i for i in range(10) if (w[i] == 0).all()]
+    assert zero_rows == [2, 7]

@@ -10,21 +10,18 @@ calls reproducible.  Either way element i of the (contiguous) tensor is a pure f
 (seed, i), whatever the thread count, and any piece can be computed alone (`fill_shard`).
 """
 
-import math
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from fastinit import _torch_rules as tr
 from fastinit._torch_rules import (  # torch-free: shared with fastinit's model specs
     RANDOM,
-    DivisionByZeroError,
     _bind,
-    _kaiming_std,
-    _xavier_std,
-    calculate_fan_in_and_fan_out,
     calculate_gain,
+    rule_values,
 )
 from fastinit.torch import _specs
 from fastinit.torch._tensors import (
@@ -33,7 +30,6 @@ from fastinit.torch._tensors import (
     check_seed,
     fill_tensor,
     local_tensor,
-    numel,
     resolve_seed,
 )
 
@@ -43,11 +39,6 @@ __all__ = [
     "kaiming_normal_", "orthogonal_", "sparse_",
 ]
 
-# torch's C++ names, used in its messages
-_TORCH_TYPE_NAMES = {
-    torch.float16: "c10::Half", torch.bfloat16: "c10::BFloat16", torch.float32: "float",
-    torch.float64: "double",
-}
 _SCALAR_NAMES = {
     torch.bool: "Bool", torch.uint8: "Byte", torch.int8: "Char", torch.int16: "Short",
     torch.int32: "Int", torch.int64: "Long", torch.uint16: "UInt16", torch.uint32: "UInt32",
@@ -63,91 +54,20 @@ _UNIFORM_KERNEL, _NORMAL_KERNEL = "check_uniform_bounds", "normal_kernel_cpu"
 # ---- specs from parameters (shared with materialize and fill_shard) -------------------------
 
 
-def _fmt(x: object) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-def _check_range(a: float, b: float) -> None:
-    """torch's check of an [a, b) range (uniform_, and trunc_normal_ through torch's uniform_)."""
-    if a > b:
-        raise RuntimeError(
-            f"uniform_ expects to return a [from, to) range, but found from={_fmt(a)} > "
-            f"to={_fmt(b)}"
-        )
-
-
-def _uniform_spec(a: float, b: float, dtype: torch.dtype) -> _specs.Spec:
-    tname = _TORCH_TYPE_NAMES.get(dtype)
-    if tname is not None:
-        finfo = torch.finfo(dtype)
-        for label, v in (("from", a), ("to", b)):
-            if not (finfo.min <= v <= finfo.max):    # also NaN and inf
-                raise RuntimeError(f"{label} is out of bounds for {tname}")
-    _check_range(a, b)
-    if a == b:
-        return _specs.ConstantSpec(float(a))
-    return _specs.uniform_spec(float(a), float(b))
-
-
-def _normal_spec(mean: float, std: float) -> _specs.Spec:
-    if std < 0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
-    if std == 0:
-        return _specs.ConstantSpec(float(mean))
-    return _specs.normal_spec(float(mean), float(std))
-
-
-def _trunc_normal_spec(mean: float, std: float, a: float, b: float) -> _specs.Spec:
-    if (mean < a - 2 * std) or (mean > b + 2 * std):
-        warnings.warn(
-            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
-            "The distribution of values may be incorrect.",
-            stacklevel=5,
-        )
-    if std == 0:
-        raise DivisionByZeroError(
-            "Argument `std` of trunc_normal_ must be > 0 (torch divides by it and raises "
-            f"ZeroDivisionError). Received: std={_fmt(std)}"
-        )
-    if std < 0:
-        raise ValueError(f"trunc_normal_ expects std > 0.0, but found std {_fmt(std)}")
-    _check_range(a, b)
-    if a == b:
-        return _specs.ConstantSpec(float(a))
-    # infinite bounds: a bound 40 std out is never reached by a float64 normal (|z| < 8.6)
-    a = max(float(a), mean - 40.0 * std)
-    b = min(float(b), mean + 40.0 * std)
-    return _specs.trunc_normal_spec(float(mean), float(std), a, b)
-
-
-def _sparse_spec(shape: Shape, sparsity: float, std: float) -> _specs.Spec:
-    if len(shape) != 2:
-        raise ValueError("Only tensors with 2 dimensions are supported")
-    rows, _ = shape
-    # torch zeroes randperm(rows)[:ceil(sparsity * rows)]: Python slicing decides the count
-    num_zeros = len(range(rows)[:math.ceil(sparsity * rows)])
-    base = _normal_spec(0.0, std)
-    if isinstance(base, _specs.ConstantSpec):
-        return base
-    return _specs.SparseSpec(rows, num_zeros, float(std))
-
-
-def _dirac_check(shape: Shape, groups: int) -> None:
-    if len(shape) not in [3, 4, 5]:
-        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
-    if shape[0] % groups != 0:
-        raise ValueError("dim 0 must be divisible by groups")
-
-
 def build_spec(name: str, shape: Shape, dtype: torch.dtype, kwargs: dict[str, Any],
                allow_in_memory: bool = True) -> _specs.Spec | None:
     """The spec of torch-style function `name` with keyword arguments `kwargs` (generator and
     seed excluded) for a global `shape` and `dtype`; None when the call is a no-op (torch's
-    zero-element kaiming_* and orthogonal_).  Validates like the function, and checks that the
-    values fit `dtype`, before any work."""
+    zero-element kaiming_* and orthogonal_).  Validates like the function (fastinit._torch_rules,
+    torch's checks and messages), and checks that the values fit `dtype`, before any work."""
     kw = _bind(name, kwargs)
-    spec = _build_spec(name, shape, dtype, kw, allow_in_memory)
     np_dtype = FLOAT_DTYPES.get(dtype)
+    # warnings point 3 frames up, as torch's: the torch function (or materialize, fill_shard)
+    values = rule_values(name, kw, shape, None if np_dtype is None else np_dtype.name,
+                         stacklevel=3)
+    spec = _spec_of(values, allow_in_memory)
+    if isinstance(values, tr.NoValues) and values.warning is not None:
+        warnings.warn(values.warning, stacklevel=3)
     if isinstance(spec, _specs.InitializerSpec) and np_dtype is not None:
         try:
             spec.check(shape, np_dtype)
@@ -161,50 +81,22 @@ def build_spec(name: str, shape: Shape, dtype: torch.dtype, kwargs: dict[str, An
     return spec
 
 
-def _build_spec(name: str, shape: Shape, dtype: torch.dtype, kw: dict[str, Any],
-                allow_in_memory: bool) -> _specs.Spec | None:
-    if name == "uniform_":
-        return _uniform_spec(kw["a"], kw["b"], dtype)
-    if name == "normal_":
-        return _normal_spec(kw["mean"], kw["std"])
-    if name == "trunc_normal_":
-        return _trunc_normal_spec(kw["mean"], kw["std"], kw["a"], kw["b"])
-    if name == "constant_":
-        return _specs.ConstantSpec(kw["val"])
-    if name == "ones_":
-        return _specs.ConstantSpec(1.0)
-    if name == "zeros_":
-        return _specs.ConstantSpec(0)
-    if name == "eye_":
-        if len(shape) != 2:
-            raise ValueError("Only tensors with 2 dimensions are supported")
+def _spec_of(values: tr.Values, allow_in_memory: bool) -> _specs.Spec | None:
+    """The Spec that fills a tensor (or any piece of it) with `values`."""
+    if isinstance(values, tr.ConstantValues):
+        return _specs.ConstantSpec(values.value)
+    if isinstance(values, tr.RandomValues):
+        return _specs.InitializerSpec(values.make)
+    if isinstance(values, tr.OrthogonalValues):
+        return _specs.OrthogonalSpec(values.gain, allow_in_memory)
+    if isinstance(values, tr.EyeValues):
         return _specs.EyeSpec()
-    if name == "dirac_":
-        _dirac_check(shape, kw["groups"])
-        return _specs.DiracSpec(kw["groups"])
-    if name == "xavier_uniform_":
-        a = math.sqrt(3.0) * _xavier_std(shape, kw["gain"])
-        return _uniform_spec(-a, a, dtype)
-    if name == "xavier_normal_":
-        return _normal_spec(0.0, _xavier_std(shape, kw["gain"]))
-    if name in ("kaiming_uniform_", "kaiming_normal_"):
-        if 0 in shape:
-            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
-            return None
-        std = _kaiming_std(shape, kw["a"], kw["mode"], kw["nonlinearity"])
-        if name == "kaiming_normal_":
-            return _normal_spec(0.0, std)
-        bound = math.sqrt(3.0) * std
-        return _uniform_spec(-bound, bound, dtype)
-    if name == "orthogonal_":
-        if len(shape) < 2:
-            raise ValueError("Only tensors with 2 or more dimensions are supported")
-        if numel(shape) == 0:
-            return None
-        return _specs.OrthogonalSpec(kw["gain"], allow_in_memory)
-    if name == "sparse_":
-        return _sparse_spec(shape, kw["sparsity"], kw["std"])
-    raise ValueError(f"Unknown torch.nn.init function {name!r}")
+    if isinstance(values, tr.DiracValues):
+        return _specs.DiracSpec(values.groups)
+    if isinstance(values, tr.SparseValues):
+        return _specs.SparseSpec(values.rows, values.num_zeros, values.std)
+    assert isinstance(values, tr.NoValues)
+    return None
 
 
 # ---- the functions --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import fnmatch
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -160,10 +160,12 @@ def as_rule(value: object, *, callables: bool = True) -> "AnyRule":
     )
 
 
-def _matchers(
-        rules: Mapping[str | re.Pattern[str], object] | None,
-) -> list[tuple[Callable[[str], object], "AnyRule", object]]:
-    out: list[tuple[Callable[[str], object], AnyRule, object]] = []
+#: (matches(name), rule, the user's pattern)
+Matcher = tuple[Callable[[str], object], AnyRule, object]
+
+
+def _matchers(rules: Mapping[str | re.Pattern[str], object] | None) -> list[Matcher]:
+    out: list[Matcher] = []
     match: Callable[[str], object]
     for pattern, value in (rules or {}).items():
         if isinstance(pattern, re.Pattern):
@@ -304,6 +306,55 @@ def _describe(e: _Entry, module: nn.Module) -> str:
     return f"{e.names[0]!r} ({kind} {tuple(e.tensor.shape)}{alias})"
 
 
+def module_defaults(module: nn.Module) -> dict[str, Rule]:
+    """{qualified name: torch's default rule} over every submodule of `module` (`default_rules`);
+    the first module to give a name its default wins (a parent's override comes first)."""
+    defaults: dict[str, Rule] = {}
+    for mod_name, mod in module.named_modules():
+        own, desc = default_rules(mod)
+        for local, r in own.items():
+            defaults.setdefault(_join(mod_name, local), r)
+        for rel, r in desc.items():
+            defaults.setdefault(_join(mod_name, rel), r)
+    return defaults
+
+
+def rule_for(names: list[str], matchers: list[Matcher],
+             defaults: Mapping[str, Rule]) -> AnyRule | None:
+    """The rule of a tensor with `names` (first, canonical): the first matcher matching any of
+    them, else the default of the first name that has one, else None."""
+    r = next((r for match, r, _ in matchers if any(match(n) for n in names)), None)
+    if r is None:
+        r = next((defaults[n] for n in names if n in defaults), None)
+    return r
+
+
+def uncovered_error(who: str, module: nn.Module, uncovered: Sequence[_Entry | str], why: str,
+                    advice: str) -> ValueError:
+    """The error for tensors no rule covers, each named (a str: a state-dict key only)."""
+    listed = ", ".join(repr(e) if isinstance(e, str) else _describe(e, module)
+                       for e in uncovered)
+    return ValueError(
+        f"{who}: no rule covers {len(uncovered)} tensor(s) of {type(module).__name__}{why}: "
+        f"{listed}. {advice}"
+    )
+
+
+def padding_rows(e: _Entry) -> list[int]:
+    """The global rows of `e`'s tensor that torch zeroes: each owning Embedding's or
+    EmbeddingBag's padding_idx on its weight (normalized, as torch does, to 0 <= row < rows)."""
+    t = e.tensor
+    if t.dim() < 1 or t.shape[0] == 0:
+        return []
+    rows: list[int] = []
+    for mod, local in e.owners:
+        idx = getattr(mod, "padding_idx", None)
+        if local == "weight" and idx is not None and isinstance(
+                mod, (nn.Embedding, nn.EmbeddingBag)) and idx % t.shape[0] not in rows:
+            rows.append(idx % t.shape[0])
+    return rows
+
+
 def materialize(module: nn.Module, seed: int,
                 rules: Mapping[str | re.Pattern[str], object] | None = None, *,
                 strict: bool = True) -> list[str]:
@@ -369,26 +420,16 @@ def materialize(module: nn.Module, seed: int,
                 "give the lazy module its input shape) before materializing."
             )
 
-    defaults: dict[str, Rule] = {}
-    for mod_name, mod in module.named_modules():
-        own, desc = default_rules(mod)
-        for local, r in own.items():
-            defaults.setdefault(_join(mod_name, local), r)
-        for rel, r in desc.items():
-            defaults.setdefault(_join(mod_name, rel), r)
-
+    defaults = module_defaults(module)
     uncovered = []
     for e in entries:
-        e.rule = next((r for match, r, _ in matchers if any(match(n) for n in e.names)), None)
-        if e.rule is None:
-            e.rule = next((defaults[n] for n in e.names if n in defaults), None)
+        e.rule = rule_for(e.names, matchers, defaults)
         if e.rule is None and not _has_storage(e.tensor):
             uncovered.append(e)
     if uncovered and strict:
-        listed = ", ".join(_describe(e, module) for e in uncovered)
-        raise ValueError(
-            f"materialize: no rule covers {len(uncovered)} tensor(s) of "
-            f"{type(module).__name__}, which would be left as uninitialized memory: {listed}. "
+        raise uncovered_error(
+            "materialize", module, uncovered,
+            ", which would be left as uninitialized memory",
             "Give them rules (rules={pattern: 'zeros_' | fastinit.torch.rule('normal_', "
             "std=0.02) | a fastinit initializer | fn(tensor, seed)}), build them with values on "
             "CPU in __init__ (materialize keeps tensors that have storage), or pass "
@@ -450,11 +491,8 @@ def _fill_entry(e: _Entry, seed: int) -> None:
 
 
 def _zero_padding(e: _Entry) -> None:
-    for mod, local in e.owners:
-        idx = getattr(mod, "padding_idx", None)
-        if local == "weight" and idx is not None and isinstance(
-                mod, (nn.Embedding, nn.EmbeddingBag)):
-            _zero_row(e.tensor, idx)
+    for row in padding_rows(e):
+        _zero_row(e.tensor, row)
 
 
 def _run_tasks(tasks: list[tuple[int, Callable[[], None]]], n_threads: int) -> None:
@@ -486,15 +524,16 @@ def _run_tasks(tasks: list[tuple[int, Callable[[], None]]], n_threads: int) -> N
             f.result()
 
 
-def _zero_row(t: torch.Tensor, idx: int) -> None:
+def _zero_row(t: torch.Tensor, row: int) -> None:
+    """Zero global row `row` of `t` (of a DTensor: of the local shard, if it holds it)."""
     with torch.no_grad():
         if is_dtensor(t):
             local, _, offsets = dtensor_piece(t)
-            r = idx % t.shape[0] - offsets[0]
+            r = row - offsets[0]
             if 0 <= r < local.shape[0]:
                 local[r].zero_()
         else:
-            t[idx].zero_()
+            t[row].zero_()
 
 
 # ---- shards ---------------------------------------------------------------------------------

@@ -6,41 +6,60 @@ the same Spec objects filling each piece), so loading the file gives the bits ma
 in memory bounded by the writer's two chunk buffers instead of the model.
 """
 
+import os
+import re
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
+
 import numpy as np
+import numpy.typing as npt
 import torch
+from torch import nn
 
 import fastinit
+from fastinit._chunks import DEFAULT_CHUNK_BYTES
 from fastinit._regions import ArraySource, Source, flat_pieces
 from fastinit._safetensors import save_safetensors as _save
 from fastinit.torch._materialize import (
+    AnyRule,
     CallableRule,
     _collect,
-    _describe,
+    _Entry,
     _is_lazy,
-    _join,
     _matchers,
-    default_rules,
+    module_defaults,
+    padding_rows,
+    rule_for,
+    uncovered_error,
 )
-from fastinit.torch._specs import OrthogonalSpec, SparseSpec
-from fastinit.torch._tensors import FLOAT_DTYPES, check_seed, is_dtensor, numpy_view
+from fastinit.torch._specs import OrthogonalSpec, SparseSpec, Spec
+from fastinit.torch._tensors import (
+    FLOAT_DTYPES,
+    Bounds,
+    Shape,
+    check_seed,
+    is_dtensor,
+    numpy_view,
+)
 
 
-def _np_dtype(dtype):
-    if dtype in FLOAT_DTYPES:
-        return FLOAT_DTYPES[dtype]
-    return torch.empty((), dtype=dtype).numpy().dtype
+def _np_dtype(dtype: torch.dtype) -> np.dtype[Any]:
+    np_dtype: np.dtype[Any] = (FLOAT_DTYPES[dtype] if dtype in FLOAT_DTYPES
+                               else torch.empty((), dtype=dtype).numpy().dtype)
+    return np_dtype
 
 
-def _as_torch(arr, dtype):
+def _as_torch(arr: npt.NDArray[Any], dtype: torch.dtype) -> torch.Tensor:
     """A torch tensor sharing `arr`'s memory (bfloat16 through an int16 view)."""
     if dtype == torch.bfloat16:
         return torch.from_numpy(arr.view(np.int16)).view(torch.bfloat16)
     return torch.from_numpy(arr)
 
 
-def _bounds(shape, index):
+def _bounds(shape: Shape, index: tuple[int | slice, ...]) -> tuple[Bounds, Shape]:
     """(bounds, piece shape) of a flat_pieces index: ints and slices, trailing axes whole."""
-    bounds = []
+    bounds: list[tuple[int, int]] = []
     for n, i in zip(shape, tuple(index) + (slice(None),) * (len(shape) - len(index))):
         if isinstance(i, slice):
             a, b, _ = i.indices(n)
@@ -55,11 +74,11 @@ class SpecSource(Source):
     flat range is cut into rectangular pieces (fastinit._regions.flat_pieces), each filled by
     the spec from its global bounds, exactly as a shard is."""
 
-    def __init__(self, spec, shape, torch_dtype, seed):
+    def __init__(self, spec: Spec, shape: Shape, torch_dtype: torch.dtype, seed: int) -> None:
         super().__init__(shape, _np_dtype(torch_dtype))
         self.spec, self.torch_dtype, self.seed = spec, torch_dtype, seed
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         for off, index in flat_pieces(self.shape, start, start + buf.size):
             bounds, piece = _bounds(self.shape, index)
             n = int(np.prod(piece))
@@ -72,33 +91,35 @@ class SpecSource(Source):
                 self.spec.fill_numpy(None, arr, self.shape, bounds, self.seed)
         return buf
 
-    def token(self):  # pragma: no cover - not used by the writers
+    def token(self) -> NoReturn:  # pragma: no cover - not used by the writers
         raise ValueError("a torch spec source cannot be distributed")
 
 
 class PaddingSource(Source):
-    """`inner` with row `row` zeroed (an Embedding's padding_idx, as materialize does)."""
+    """`inner` with rows `rows` zeroed (Embedding padding_idx rows, as materialize zeroes)."""
 
-    def __init__(self, inner, row):
+    def __init__(self, inner: Source, rows: list[int]) -> None:
         super().__init__(inner.shape, inner.dtype)
         self.inner, self.in_memory = inner, inner.in_memory
         cols = self.size // self.shape[0] if self.shape[0] else 0
-        self.lo, self.hi = row * cols, (row + 1) * cols
+        self.ranges = [(row * cols, (row + 1) * cols) for row in rows]
 
-    def fill_range(self, buf, start):
+    def fill_range(self, buf: npt.NDArray[Any], start: int) -> npt.NDArray[Any]:
         self.inner.fill_range(buf, start)
-        a, b = max(self.lo, start), min(self.hi, start + buf.size)
-        if b > a:
-            buf[a - start:b - start] = 0
+        for lo, hi in self.ranges:
+            a, b = max(lo, start), min(hi, start + buf.size)
+            if b > a:
+                buf[a - start:b - start] = 0
         return buf
 
-    def token(self):  # pragma: no cover
+    def token(self) -> NoReturn:  # pragma: no cover
         raise ValueError("not distributable")
 
 
-def _whole(fill, shape, torch_dtype):
+def _whole(fill: Callable[[torch.Tensor], object], shape: Shape,
+           torch_dtype: torch.dtype) -> ArraySource:
     """An in-memory Source computed on first use by `fill(cpu_tensor)`."""
-    def compute():
+    def compute() -> npt.NDArray[Any]:
         t = torch.empty(shape, dtype=torch_dtype, device="cpu")
         with torch.no_grad():
             fill(t)
@@ -106,9 +127,14 @@ def _whole(fill, shape, torch_dtype):
     return ArraySource(compute, shape, _np_dtype(torch_dtype))
 
 
-def save_safetensors(module, path, seed, rules=None, *, metadata=None, max_shard_size=None,
-                     shards=None, index=None, progress=False, force=False, fsync=False,
-                     chunk_bytes=None):
+def save_safetensors(module: nn.Module, path: str | os.PathLike[str], seed: int,
+                     rules: Mapping[str | re.Pattern[str], object] | None = None, *,
+                     metadata: Mapping[str, str] | None = None,
+                     max_shard_size: int | str | None = None,
+                     shards: Iterable[int] | None = None, index: bool | None = None,
+                     progress: bool = False,
+                     force: bool = False, fsync: bool = False,
+                     chunk_bytes: int | None = None) -> list[str]:
     """Write the seed checkpoint of `module` (typically built on the meta device) to safetensors.
 
     ``model.load_state_dict(safetensors.torch.load_file(path), strict=False)`` on the same
@@ -145,15 +171,11 @@ def save_safetensors(module, path, seed, rules=None, *, metadata=None, max_shard
     entries = _collect(module)
     state = module.state_dict(keep_vars=True)
 
-    defaults = {}
-    for mod_name, mod in module.named_modules():
-        own, desc = default_rules(mod)
-        for local, r in own.items():
-            defaults.setdefault(_join(mod_name, local), r)
-        for rel, r in desc.items():
-            defaults.setdefault(_join(mod_name, rel), r)
+    defaults = module_defaults(module)
 
-    tensors, seen, uncovered = {}, set(), []
+    tensors: dict[str, tuple[torch.Tensor, AnyRule | None, int, _Entry | None]] = {}
+    seen: set[int] = set()
+    uncovered: list[_Entry | str] = []
     for key, t in state.items():
         if id(t) in seen:
             continue   # a tied alias: stored once, under its first name
@@ -166,29 +188,23 @@ def save_safetensors(module, path, seed, rules=None, *, metadata=None, max_shard
         if is_dtensor(t):
             raise ValueError(f"{key!r} is a DTensor: save_safetensors writes whole tensors; "
                              "build the model unsharded on the meta device.")
-        r = next((r for match, r, _ in matchers if any(match(n) for n in names)), None)
-        if r is None:
-            r = next((defaults[n] for n in names if n in defaults), None)
+        r = rule_for(names, matchers, defaults)
         if r is None and t.is_meta:
             uncovered.append(e if e is not None else key)
             continue
         tensors[key] = (t, r, fastinit.seed_for_name(seed, names[0]), e)
     if uncovered:
-        listed = ", ".join(_describe(e, module) if not isinstance(e, str) else repr(e)
-                           for e in uncovered)
-        raise ValueError(
-            f"save_safetensors: no rule covers {len(uncovered)} tensor(s) of "
-            f"{type(module).__name__}: {listed}. Give them rules (as for materialize)."
-        )
+        raise uncovered_error("save_safetensors", module, uncovered, "",
+                              "Give them rules (as for materialize).")
 
-    sources = {}
+    sources: dict[str, Source] = {}
     for key, (t, r, s, e) in tensors.items():
         shape, dtype = tuple(t.shape), t.dtype
+        src: Source
         if r is None:   # has storage, no rule: its current values, as materialize keeps them
-            src = ArraySource(lambda t=t: numpy_view(t.detach().cpu().contiguous()), shape,
-                              _np_dtype(dtype))
+            src = ArraySource(functools.partial(_current_values, t), shape, _np_dtype(dtype))
         elif isinstance(r, CallableRule):
-            src = _whole(lambda x, fn=r.fn, s=s: fn(x, s), shape, dtype)
+            src = _whole(functools.partial(_call_rule, r.fn, s), shape, dtype)
         else:
             try:
                 spec = r.spec(shape, dtype)
@@ -198,31 +214,31 @@ def save_safetensors(module, path, seed, rules=None, *, metadata=None, max_shard
                                  f"{shape}, dtype {dtype})")
                 raise
             if spec is None:   # torch's no-op on a zero-element tensor
-                src = ArraySource(lambda shape=shape, dtype=dtype: np.empty(
-                    shape, _np_dtype(dtype)), shape, _np_dtype(dtype))
+                src = ArraySource(functools.partial(np.empty, shape, _np_dtype(dtype)), shape,
+                                  _np_dtype(dtype))
             elif isinstance(spec, (OrthogonalSpec, SparseSpec)):
                 # every piece would recompute the whole matrix (or its columns' keys)
-                src = _whole(lambda x, spec=spec, s=s: spec.fill_numpy(
-                    x, numpy_view(x), tuple(x.shape), tuple((0, n) for n in x.shape), s),
-                    shape, dtype)
+                src = _whole(functools.partial(_fill_whole, spec, s), shape, dtype)
             else:
                 src = SpecSource(spec, shape, dtype, s)
-        row = _padding_row(e, t) if r is not None else None   # as materialize
-        if row is not None:
-            src = PaddingSource(src, row)
+        rows = padding_rows(e) if r is not None and e is not None else []   # as materialize
+        if rows:
+            src = PaddingSource(src, rows)
         sources[key] = src
-    kw = {} if chunk_bytes is None else {"chunk_bytes": chunk_bytes}
     return _save(path, sources, metadata={"format": "pt"} if metadata is None else metadata,
                  max_shard_size=max_shard_size, shards=shards, index=index, progress=progress,
-                 force=force, fsync=fsync, **kw)
+                 force=force, fsync=fsync,
+                 chunk_bytes=DEFAULT_CHUNK_BYTES if chunk_bytes is None else chunk_bytes)
 
 
-def _padding_row(e, t):
-    if e is None or t.dim() < 1 or t.shape[0] == 0:
-        return None
-    for mod, local in e.owners:
-        idx = getattr(mod, "padding_idx", None)
-        if local == "weight" and idx is not None and isinstance(
-                mod, (torch.nn.Embedding, torch.nn.EmbeddingBag)):
-            return idx % t.shape[0]
-    return None
+def _current_values(t: torch.Tensor) -> npt.NDArray[Any]:
+    return numpy_view(t.detach().cpu().contiguous())
+
+
+def _call_rule(fn: Callable[[torch.Tensor, int], object], seed: int, x: torch.Tensor) -> None:
+    fn(x, seed)
+
+
+def _fill_whole(spec: Spec, seed: int, x: torch.Tensor) -> None:
+    spec.fill_numpy(x, numpy_view(x), tuple(x.shape), tuple((0, n) for n in x.shape), seed)
+

@@ -74,19 +74,9 @@ class InitializerSpec(Spec):
                         allow_in_memory=self.allow_in_memory)
 
 
-def uniform_spec(low: float, high: float) -> InitializerSpec:
-    return InitializerSpec(lambda s: fastinit.RandomUniform(low, high, seed=s))
-
-
 def normal_spec(mean: float, std: float) -> InitializerSpec:
     fastinit.RandomNormal(mean, std, seed=0)  # validates mean and std now, before any work
     return InitializerSpec(lambda s: fastinit.RandomNormal(mean, std, seed=s))
-
-
-def trunc_normal_spec(mean: float, std: float, low: float, high: float) -> InitializerSpec:
-    StreamInitializer("truncated_normal", seed=0, mean=mean, stddev=std, low=low, high=high)
-    return InitializerSpec(lambda s: StreamInitializer(
-        "truncated_normal", seed=s, mean=mean, stddev=std, low=low, high=high))
 
 
 class ConstantSpec(Spec):
