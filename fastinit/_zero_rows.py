@@ -79,7 +79,7 @@ def fill_piece(out: npt.NDArray[Any], bounds: tuple[tuple[int, int], tuple[int, 
     else:
         with ThreadPoolExecutor(n, thread_name_prefix="fastinit-sparse") as pool:
             failed = np.concatenate(list(pool.map(part, range(n))))
-    buf = np.empty(BLOCK_KEYS, np.float32)
+    buf = np.empty(max(BLOCK_KEYS, RADIX_SPAN), np.float32)
     for cols in _batches(failed):
         _radix_select(out, bounds, cols, rows, k, keys, values, buf, lo24)
 
@@ -110,9 +110,9 @@ def _band_pass(out: npt.NDArray[Any], bounds: tuple[tuple[int, int], tuple[int, 
     values and sure zeros block by block, then each column's band; returns the failed columns
     (their values and sure zeros are written, the rest is `_radix_select`'s)."""
     (r0, r1), (c0, _) = bounds
-    width = max(1, min(b - a, band_bytes // (8 * capacity)))
-    kbuf = np.empty(block, np.float32)
-    vbuf = np.empty(block, out.dtype)
+    width = max(1, min(b - a, band_bytes // (8 * max(1, capacity))))
+    kbuf = np.empty(max(block, width), np.float32)   # a block holds at least one row
+    vbuf = np.empty(max(block, width), out.dtype)
     bands = np.empty(width * capacity, np.uint64)
     failed = [np.zeros(0, np.int64)]
     for w0 in range(a, b, width):
