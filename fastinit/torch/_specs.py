@@ -180,11 +180,13 @@ class SparseSpec(Spec):
     uniformly random subset of its rows, and any piece of the tensor is computed alone.
 
     The selection (fastinit/_zero_rows.py, kernels in fastinit/_select.pyx) is exact and takes
-    one pass over the keys of the piece's columns, generated in 2 MiB blocks: keys below a low
-    threshold are zero rows for sure, keys in a band `Z` binomial standard deviations either
-    side of the `num_zeros / rows` quantile are selected from, and a column whose counts fall
-    outside its band (probability about 7e-6) is redone by an exact radix select.  Memory:
-    2 MiB of keys and at most 4 MiB of bands at a time, whatever the shape.  Rows: below 2**40.
+    one pass over the keys of the piece's columns, generated in blocks, each block's values
+    written right after its keys are scanned: keys below a low threshold are zero rows for
+    sure, keys in a band `Z` binomial standard deviations either side of the `num_zeros / rows`
+    quantile are selected from, and a column whose counts fall outside its band (probability
+    about 7e-6) is redone by an exact radix select.  Memory: 2 MiB of keys, as many values
+    (4 MiB in float64) and at most 4 MiB of bands at a time, whatever the shape or thread
+    count.  Rows: fewer than 2**40.
     """
 
     random = True
