@@ -195,3 +195,40 @@ def test_rows_limit():
     from fastinit.torch._specs import SparseSpec
     with pytest.raises(ValueError, match="fewer than 2\\*\\*40 rows"):
         SparseSpec(2**40, 1, 0.01)
+
+
+@pytest.mark.parametrize("shape,dtype,z", [((4096, 3000), "float64", 4.5),
+                                           ((1 << 21, 3), "bfloat16", 4.5),
+                                           ((1 << 18, 70), "float32", 0.0)])
+def test_working_memory_is_bounded(shape, dtype, z):
+    """numpy's allocations (traced by tracemalloc; the torch output is not) stay under 16 MiB,
+    with the thread pool, on wide, tall and all-fallback (Z = 0) matrices."""
+    import tracemalloc
+
+    import torch
+
+    import fastinit.torch as ft
+    from fastinit.torch._specs import SparseSpec
+    t = torch.empty(shape, dtype=getattr(torch, dtype))
+    with pytest.MonkeyPatch.context() as mp, fastinit.num_threads(2):
+        mp.setattr(SparseSpec, "Z", z)
+        tracemalloc.start()
+        try:
+            ft.sparse_(t, 0.3, seed=4)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 * 2**20, peak / 2**20
+    # the zero rows of a few columns, by the definition (not a count: N(0, std) values can be
+    # exactly 0 in float32, a few times in 2**26 elements)
+    rows, cols = shape
+    keys = StreamInitializer("uniform", seed=fastinit.seed_for_name(4, "sparse_ zero rows"),
+                             low=0.0, high=1.0)
+    w = t.float().numpy()
+    for c in {0, cols // 2, cols - 1}:
+        kc = keys.region(shape, (slice(None), slice(c, c + 1)), "float32")[:, 0]
+        zero_rows = np.argsort(kc, kind="stable")[:math.ceil(0.3 * rows)]
+        is_zero = np.zeros(rows, bool)
+        is_zero[zero_rows] = True
+        assert (w[is_zero, c] == 0).all()
+        assert (w[~is_zero, c] == 0).sum() <= 2
