@@ -23,14 +23,14 @@ import numpy as np
 import numpy.typing as npt
 
 from fastinit import _select
-from fastinit import _threads as fastinit_threads
+from fastinit._threads import num_threads
 
 #: fill(r0, r1, c0, c1, out) writes rows [r0, r1) x columns [c0, c1) of a global matrix (keys:
 #: float32; values: the piece's dtype) into the C-contiguous `out` of shape (r1 - r0, c1 - c0).
 Block = Callable[[int, int, int, int, npt.NDArray[Any]], None]
 
-BLOCK_KEYS = 1 << 19      # keys per block: 2 MiB, which stays in L2 between the fill and the scan
-BAND_BYTES = 1 << 22      # the bands of a strip: 4 MiB
+BLOCK_KEYS = 1 << 19      # keys per block, shared by the threads: 2 MiB, about an L2 cache
+BAND_BYTES = 1 << 22      # the bands of the strips in progress, shared by the threads: 4 MiB
 PARALLEL_KEYS = 1 << 20   # keys below which one thread does the band pass
 RADIX_SPAN = 64           # columns per radix batch at most: 2 MiB of histograms
 ROW_LIMIT = 1 << _select.ROW_BITS
@@ -70,7 +70,7 @@ def fill_piece(out: npt.NDArray[Any], bounds: tuple[tuple[int, int], tuple[int, 
     block = BLOCK_KEYS // n
 
     def part(i: int) -> npt.NDArray[np.int64]:
-        with fastinit_threads.num_threads(1):
+        with num_threads(1):   # this thread's region fills: no OpenMP team
             return _band_pass(out, bounds, edges[i], edges[i + 1], rows, k, keys, values, lo24,
                               hi24, capacity, block, BAND_BYTES // n)
 
