@@ -139,7 +139,8 @@ def extension(name):
     )
 
 
-extensions = [extension(n) for n in ("_fill", "_fans", "_openmp", "_orthogonal_lapack", "_testing")]
+extensions = [extension(n) for n in
+              ("_fill", "_fans", "_openmp", "_orthogonal_lapack", "_select", "_testing")]
 
 setup(
     ext_modules=cythonize(

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import fastinit
+from fastinit._zero_rows import ROW_LIMIT, fill_piece
 from fastinit.initializers import Initializer, StreamInitializer
 
 from fastinit.torch._tensors import Bounds, Shape, numel
@@ -185,21 +186,23 @@ class SparseSpec(Spec):
     high=1)`` in float32 over the global (rows, cols) shape.  So each column's zeros are a
     uniformly random subset of its rows, and any piece of the tensor is computed alone.
 
-    The selection is exact and sorts almost nothing: keys below a low threshold are zero rows
-    for sure, keys in a narrow band around the `num_zeros / rows` quantile are sorted, and a
-    column whose counts fall outside the band (probability about 7e-6 per column) is redone
-    with a stable argsort of all its keys.  Memory: 2 MiB of keys, 1 MiB of masks and about
-    3 MiB of band indices at a time (under 10 MiB at peak), whatever the shape.
+    The selection (fastinit/_zero_rows.py, kernels in fastinit/_select.pyx) is exact and takes
+    one pass over the keys of the piece's columns, generated in blocks, each block's values
+    written right after its keys are scanned: keys below a low threshold are zero rows for
+    sure, keys in a band `Z` binomial standard deviations either side of the `num_zeros / rows`
+    quantile are selected from, and a column whose counts fall outside its band (probability
+    about 7e-6) is redone by an exact radix select.  Memory: 2 MiB of keys, as many values
+    (4 MiB in float64) and at most 4 MiB of bands at a time, whatever the shape or thread
+    count.  Rows: fewer than 2**40.
     """
 
     random = True
     KEY_NAME = "sparse_ zero rows"
-    BLOCK_ELEMENTS = 1 << 19   # float32 keys per block (2 MiB, and two 0.5 MiB masks)
-    MAX_WIDTH = 1 << 15        # columns per pass (15 bits in the packed sort key)
-    MAX_BAND = 1 << 16         # band entries per pass (~3 MiB with the sort)
     Z = 4.5                    # band half-width in binomial standard deviations
 
     def __init__(self, rows: int, num_zeros: int, std: float) -> None:
+        if rows >= ROW_LIMIT:
+            raise ValueError(f"sparse_ supports fewer than 2**40 rows, got rows={rows}")
         self.values = normal_spec(0.0, std)
         self.rows = rows
         self.k = num_zeros
@@ -210,104 +213,22 @@ class SparseSpec(Spec):
 
     def fill_numpy(self, tensor: torch.Tensor | None, arr: Array, global_shape: Shape,
                    bounds: Bounds, seed: int) -> None:
-        self.values.fill_numpy(tensor, arr, global_shape, bounds, seed)
         (r0, r1), (c0, c1) = bounds
         rows, k = self.rows, self.k
         if k <= 0 or r1 <= r0 or c1 <= c0:
+            self.values.fill_numpy(tensor, arr, global_shape, bounds, seed)
             return
         if k >= rows:
             arr[...] = 0
             return
         keys_init = self._keys(seed)
-        q = k / rows
-        sd = math.sqrt(q * (1.0 - q) / rows)
-        thresholds = (np.float32(max(0.0, q - self.Z * sd)), np.float32(min(1.0, q + self.Z * sd)))
-        # columns per pass: bounds the band (about 2 Z sd rows entries a column)
-        band_per_col = 2.0 * self.Z * sd * rows + 2.0
-        width = int(max(1, min(c1 - c0, self.MAX_WIDTH, self.MAX_BAND // band_per_col)))
-        flat = arr.reshape(-1)
-        for w0 in range(c0, c1, width):
-            self._columns(flat, arr, global_shape, bounds, seed, keys_init, thresholds, w0,
-                          min(c1, w0 + width))
+        values_init = self.values.make(seed)
 
-    def _columns(self, flat: Array, arr: Array, global_shape: Shape, bounds: Bounds, seed: int,
-                 keys_init: StreamInitializer, thresholds: tuple[Any, Any], w0: int,
-                 w1: int) -> None:
-        """Zero the zero rows of global columns [w0, w1) that fall inside the piece."""
-        (r0, r1), (c0, c1) = bounds
-        rows, k = self.rows, self.k
-        lo_t, hi_t = thresholds
-        ncols = w1 - w0
-        zero_view = arr.view(np.int16) if arr.dtype.itemsize == 2 else arr  # +0.0 is all zeros
-        below = np.zeros(ncols, np.int64)
-        band_r, band_c, band_k = [], [], []
-        block = max(1, self.BLOCK_ELEMENTS // ncols)
-        # one buffer of each kind for every block: no second block alive while the next fills
-        keys_buf = np.empty(block * ncols, np.float32)
-        low_buf = np.empty(block * ncols, np.bool_)
-        tmp_buf = np.empty(block * ncols, np.bool_)
-        for b0 in range(0, rows, block):
-            b1 = min(rows, b0 + block)
-            n = (b1 - b0) * ncols
-            with fastinit.num_threads(1):   # small blocks: a parallel region costs more than
-                keys = keys_init.region(    # it saves, on a busy machine milliseconds each
-                    global_shape, (slice(b0, b1), slice(w0, w1)), "float32",
-                    out=keys_buf[:n].reshape(b1 - b0, ncols))
-            low = np.less(keys, lo_t, out=low_buf[:n].reshape(b1 - b0, ncols))
-            below += np.add.reduce(low.view(np.uint8), axis=0, dtype=np.int32)
-            # zero rows for sure (unless the column fails, and is redone below)
-            i0, i1 = max(b0, r0), min(b1, r1)
-            if i1 > i0:
-                np.copyto(zero_view[i0 - r0:i1 - r0, w0 - c0:w1 - c0], 0,
-                          where=low[i0 - b0:i1 - b0])
-            tmp = np.less(keys, hi_t, out=tmp_buf[:n].reshape(b1 - b0, ncols))
-            f = np.flatnonzero(np.logical_xor(tmp, low, out=tmp))
-            if len(f):
-                band_k.append(keys.reshape(-1)[f])
-                rr, cc = np.divmod(f, ncols)
-                band_r.append(rr + b0)
-                band_c.append(cc)
-            del keys, low, tmp, f
-        need = k - below                         # zeros each column still takes from its band
-        if band_r:
-            br, bc, bk = np.concatenate(band_r), np.concatenate(band_c), np.concatenate(band_k)
-        else:
-            br = bc = np.zeros(0, np.int64)
-            bk = np.zeros(0, np.float32)
-        br, bc = _sort_band(br, bc, bk, rows)
-        count = np.bincount(bc, minlength=ncols)
-        start = np.cumsum(count) - count
-        rank = np.arange(len(bc)) - start[bc]
-        failed = (need < 0) | (need > count)
-        pick = (rank < need[bc]) & ~failed[bc] & (br >= r0) & (br < r1)
-        flat[(br[pick] - r0) * (c1 - c0) + (bc[pick] + (w0 - c0))] = 0
-        for c in np.flatnonzero(failed).tolist():
-            self._redo_column(arr, global_shape, bounds, seed, keys_init, w0 + c)
+        def keys(b0: int, b1: int, s0: int, s1: int, out: Array) -> None:
+            keys_init.region(global_shape, (slice(b0, b1), slice(s0, s1)), "float32", out=out)
 
-    def _redo_column(self, arr: Array, global_shape: Shape, bounds: Bounds, seed: int,
-                     keys_init: StreamInitializer, c: int) -> None:
-        """The exact rule for global column c: a stable argsort of all its keys."""
-        (r0, r1), (c0, _) = bounds
-        keys = keys_init.region(global_shape, (slice(None), slice(c, c + 1)), "float32").ravel()
-        zero_rows = np.argsort(keys, kind="stable")[:self.k]
-        col = np.empty((r1 - r0, 1), arr.dtype)
-        self.values.fill_numpy(None, col, global_shape, ((r0, r1), (c, c + 1)), seed)
-        inside = zero_rows[(zero_rows >= r0) & (zero_rows < r1)] - r0
-        col[inside, 0] = 0
-        arr[:, c - c0] = col[:, 0]
+        def values(b0: int, b1: int, s0: int, s1: int, out: Array) -> None:
+            values_init.region(global_shape, (slice(b0, b1), slice(s0, s1)), out.dtype, out=out)
 
-
-def _sort_band(br: Array, bc: Array, bk: Array, rows: int) -> tuple[Array, Array]:
-
-    """(rows, columns) of the band in (column, key, row) order.
-
-    float32 uniform keys in [0, 1) are multiples of 2**-24, so (column, key, row) packs into
-    one int64 when rows < 2**24 (columns < 2**15): one sort.  Otherwise two stable sorts (the
-    band arrives in row order)."""
-    if rows < (1 << 24):
-        key24 = (bk * np.float32(1 << 24)).astype(np.int64)
-        packed = np.sort((bc << 48) | (key24 << 24) | br)
-        return packed & ((1 << 24) - 1), packed >> 48
-    order = np.argsort(bk, kind="stable")
-    order = order[np.argsort(bc[order], kind="stable")]
-    return br[order], bc[order]
+        fill_piece(arr, ((r0, r1), (c0, c1)), rows, k, keys, values, self.Z,
+                   fastinit.get_num_threads())
