@@ -432,7 +432,8 @@ def test_seed_sequence_maps_to_the_documented_int_not_to_its_entropy():
 def test_import_fastinit_stays_light():
     # scipy.linalg (~0.5 s) loads with the first Orthogonal; no framework ever loads with fastinit
     code = ("import sys, fastinit; "
-            "print(sorted(m for m in ('scipy.linalg', 'torch', 'jax', 'keras', 'dask') "
+            "print(sorted(m for m in ('scipy.linalg', 'torch', 'jax', 'jaxlib', 'flax', 'keras', "
+            "'dask', 'fastinit.jax', 'fastinit.torch') "
             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
