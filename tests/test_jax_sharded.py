@@ -104,3 +104,46 @@ def test_make_array_over_meshes_and_specs():
     assert counts["glorot_uniform/float32"] == 2 + 3 * 8
     assert counts["orthogonal/bfloat16"] == 4
     assert len(counts) == 12
+
+
+KERAS_SCRIPT = r"""
+import os
+os.environ["KERAS_BACKEND"] = "jax"
+import numpy as np, jax, keras, fastinit, fastinit.jax as fj
+assert jax.device_count() == 8
+devices = keras.distribution.list_devices()
+ref = fastinit.GlorotUniform(seed=5)((32, 64))
+n = 0
+for mshape, spec in [((2, 4), (None, "model")), ((4, 2), ("model", None)),
+                     ((1, 8), ("batch", "model")), ((8, 1), (None, None)), ((2, 4), ("model", "batch"))]:
+    mesh = keras.distribution.DeviceMesh(mshape, ["batch", "model"], devices)
+    lm = keras.distribution.LayoutMap(mesh)
+    lm["d.*kernel"] = spec
+    keras.distribution.set_distribution(
+        keras.distribution.ModelParallel(layout_map=lm, batch_dim_name="batch"))
+    layer = keras.layers.Dense(
+        64, kernel_initializer=fj.keras_initializer(fastinit.GlorotUniform(seed=5)), name="d")
+    layer.build((None, 32))
+    v = layer.kernel.value
+    assert tuple(v.sharding.spec) == spec, v.sharding     # Keras's layout, not replicated
+    assert np.asarray(v).tobytes() == ref.tobytes(), (mshape, spec)
+    for s in v.addressable_shards:
+        assert np.asarray(s.data).tobytes() == np.ascontiguousarray(ref[s.index]).tobytes()
+    n += 1
+keras.distribution.set_distribution(None)
+layer = keras.layers.Dense(64, kernel_initializer=fj.keras_initializer(fastinit.GlorotUniform(seed=5)))
+layer.build((None, 32))
+assert np.asarray(layer.kernel.value).tobytes() == ref.tobytes()
+print(n)
+"""
+
+
+def test_keras_model_parallel_layouts_get_identical_weights():
+    pytest.importorskip("keras")
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+               JAX_PLATFORMS="cpu", KERAS_BACKEND="jax",
+               PYTHONPATH=str(FASTINIT_DIR.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(KERAS_SCRIPT)], capture_output=True,
+                       text=True, cwd=ROOT, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.stdout.strip().splitlines()[-1] == "5"

@@ -15,6 +15,9 @@ Install with ``pip install "fastinit-keras[jax]"``.
   program runs, copied once into the output).
 - `make_array(init, shape, sharding, dtype, key_or_seed)`: each shard generated alone; the same
   global array, bit for bit, for every mesh and partition spec.
+- `keras_initializer(fastinit_initializer)`: a Keras 3 (JAX backend) initializer that answers
+  Keras's layout hook, so a layer under ``keras.distribution.ModelParallel`` gets the same
+  weights for every layout, each device generating its own shard.
 
 ``import fastinit`` never imports jax; this module does.
 """
@@ -53,6 +56,7 @@ from fastinit.jax._initializers import (  # noqa: E402
     xavier_uniform,
     zeros,
 )
+from fastinit.jax._keras import KerasInitializer, keras_initializer  # noqa: E402
 from fastinit.jax._keys import seed_from_key  # noqa: E402
 from fastinit.jax._sharded import make_array  # noqa: E402
 
@@ -61,5 +65,5 @@ __all__ = [
     "variance_scaling", "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
     "lecun_uniform", "lecun_normal", "he_uniform", "he_normal", "kaiming_uniform",
     "kaiming_normal", "orthogonal", "delta_orthogonal", "compute_fans", "seed_from_key",
-    "make_array", "DISTRIBUTION_NAME", "INSTALL_HINT",
+    "make_array", "KerasInitializer", "keras_initializer", "DISTRIBUTION_NAME", "INSTALL_HINT",
 ]
