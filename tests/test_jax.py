@@ -303,3 +303,49 @@ def test_flax_nnx_linear():
     limit = math.sqrt(6 / (512 + 128))
     assert k.shape == (512, 128) and np.abs(k).max() < limit
     assert abs(k.std() / (limit / math.sqrt(3)) - 1) < 0.01
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("name", ["uniform", "truncated_normal", "he_normal"])
+def test_jit_in_chunks_equals_eager(monkeypatch, name, dtype):
+    # chunks of 16 float32 / 32 bfloat16 elements: 91 elements = whole chunks and a tail
+    import fastinit.jax._arrays as arrays
+    monkeypatch.setattr(arrays, "CHUNK_BYTES", 64)
+    init = getattr(fj, name)()
+    for shape in [(7, 13), (4, 16), (2, 3, 37)]:
+        eager = np.asarray(init(KEY, shape, dtype))
+        jitted = jax.jit(lambda k: init(k, shape, dtype))(KEY)
+        assert np.asarray(jitted).tobytes() == eager.tobytes(), shape
+        keys = jax.random.split(KEY, 2)
+        batch = jax.jit(jax.vmap(lambda k: init(k, shape, dtype)))(keys)
+        assert np.asarray(batch[1]).tobytes() == np.asarray(init(keys[1], shape, dtype)).tobytes()
+
+
+_PEAK = """
+import jax
+import fastinit.jax as fj
+from benchmarks.benchmarks import _helpers as h
+init, key, shape = fj.normal(1.0), jax.random.key(0), (4096, 4096)
+f = jax.jit(lambda k: init(k, shape)).lower(key).compile() if JIT else (lambda k: init(k, shape))
+f(key).block_until_ready()                      # warm-up: thread pools, allocator
+seconds, grown = h.first_call(lambda: f(key).block_until_ready())
+print(grown - 4096 * 4096 * 4)
+"""
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_memory_beyond_the_output_is_bounded(jit):
+    # a fresh process: peak RSS of one 64 MiB call minus the output.  Under jit: two 4 MiB
+    # pieces (chunked callbacks); eagerly: nothing (the host buffer is adopted, not copied).
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_torch_absent import FASTINIT_DIR, ROOT
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(FASTINIT_DIR.parent) + os.pathsep
+               + str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", f"JIT = {jit}\n" + _PEAK], capture_output=True,
+                       text=True, cwd=ROOT, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    extra = int(r.stdout.split()[-1])
+    assert extra <= (12 if jit else 4) * 2**20, extra / 2**20

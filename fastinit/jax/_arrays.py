@@ -10,9 +10,14 @@ from typing import Any
 import jax
 import numpy as np
 
+from fastinit._regions import Source
 from fastinit._typing import Shape
 
-__all__ = ["aligned_empty", "to_jax", "traced"]
+__all__ = ["aligned_empty", "to_jax", "traced", "traced_in_chunks", "CHUNK_BYTES"]
+
+# Under jit, a streamed initializer is generated in pieces of this many bytes (see
+# traced_in_chunks): the memory beyond the output is two pieces, whatever the output's size.
+CHUNK_BYTES = 4 << 20
 
 # XLA's CPU client adopts a host buffer without copying it only when the data is aligned to 64
 # bytes (cpu_function_runtime::MinAlign); numpy's allocator gives 16.  Every buffer fastinit.jax
@@ -47,3 +52,48 @@ def traced(host_fn: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]], word
     """
     return jax.pure_callback(host_fn, jax.ShapeDtypeStruct(shape, dtype), words,
                              vmap_method="sequential")
+
+
+def traced_in_chunks(source_of: Callable[[np.ndarray[Any, Any]], Source], words: Any,
+                     shape: Shape, dtype: np.dtype[Any]) -> jax.Array:
+    """Like `traced`, for a source that can fill any flat range: the output is built by a
+    ``lax.fori_loop`` whose body is one ``pure_callback`` per CHUNK_BYTES piece (flat elements
+    [i c, (i + 1) c), filled by ``source.fill_range``), written into the loop's carry with
+    ``dynamic_update_slice``, which XLA updates in place.  So the memory beyond the output is
+    one piece on the host and one in XLA's buffer (8 MiB), not a second output; the output is
+    written twice (zeroed by XLA when the loop starts, then filled).  Outputs of 2**31 elements
+    or more (int32 offsets) fall back to one callback for the whole array.
+    """
+    n = math.prod(shape)
+    chunk = max(1, CHUNK_BYTES // dtype.itemsize)
+    cache: dict[bytes, Source] = {}
+
+    def source(w: np.ndarray[Any, Any]) -> Source:
+        key = np.asarray(w).tobytes()
+        if key not in cache:            # one Source per key: the stream's key words once
+            cache.clear()
+            cache[key] = source_of(np.asarray(w))
+        return cache[key]
+
+    def piece(w: np.ndarray[Any, Any], start: int, size: int) -> np.ndarray[Any, Any]:
+        buf = aligned_empty((size,), dtype)
+        source(w).fill_range(buf, start)
+        return buf
+
+    if n >= 2**31 or n <= chunk:
+        return traced(lambda w: piece(w, 0, n).reshape(shape), words, shape, dtype)
+    full, rest = divmod(n, chunk)
+    spec = jax.ShapeDtypeStruct((chunk,), dtype)
+
+    def body(i: Any, acc: jax.Array) -> jax.Array:
+        part = jax.pure_callback(lambda w, i: piece(w, int(i) * chunk, chunk), spec, words, i,
+                                 vmap_method="sequential")
+        return jax.lax.dynamic_update_slice(acc, part, (i * chunk,))
+
+    acc = jax.lax.fori_loop(0, full, body, jax.numpy.zeros((n,), dtype))
+    if rest:
+        tail = jax.pure_callback(lambda w: piece(w, full * chunk, rest),
+                                 jax.ShapeDtypeStruct((rest,), dtype), words,
+                                 vmap_method="sequential")
+        acc = jax.lax.dynamic_update_slice(acc, tail, (full * chunk,))
+    return acc.reshape(shape)

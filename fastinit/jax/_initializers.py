@@ -19,10 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import fastinit
-from fastinit._regions import normalize_index
+from fastinit._regions import Source, normalize_index
 from fastinit._typing import Index, Shape
 from fastinit._validation import check_shape
-from fastinit.jax._arrays import aligned_empty, to_jax, traced
+from fastinit.jax._arrays import aligned_empty, to_jax, traced, traced_in_chunks
 from fastinit.jax._keys import is_tracer, key_words, seed_from_key, seed_from_key_data
 
 __all__ = [
@@ -115,11 +115,16 @@ class Initializer:
         if not isinstance(key, numbers.Integral):
             words = key_words(key)
             if is_tracer(words):
-                def host(w: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-                    return self._piece(seed_from_key_data(w), shape, dt, None)
-
-                return traced(host, words, shape, dt)
+                return self._traced(words, shape, dt)
         return to_jax(self._piece(seed_from_key(key), shape, dt, None))
+
+    def _traced(self, words: Any, shape: Shape, dt: np.dtype[Any]) -> jax.Array:
+        """The values inside a trace: one pure_callback computing the whole array (streamed
+        initializers override this with a chunked loop)."""
+        def host(w: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+            return self._piece(seed_from_key_data(w), shape, dt, None)
+
+        return traced(host, words, shape, dt)
 
     def numpy(self, key: Any, shape: Any, dtype: Any = None) -> np.ndarray[Any, Any]:
         """``init(key, shape, dtype)`` as a NumPy array (no JAX array made)."""
@@ -155,6 +160,12 @@ class _FastinitBacked(Initializer):
     def _make(self, seed: int, shape: Shape) -> fastinit.Initializer:
         raise NotImplementedError
 
+    def _traced(self, words: Any, shape: Shape, dt: np.dtype[Any]) -> jax.Array:
+        def source(w: np.ndarray[Any, Any]) -> Source:
+            return self._make(seed_from_key_data(w), shape).source(shape, dt)
+
+        return traced_in_chunks(source, words, shape, dt)
+
     def _fill(self, seed: int, shape: Shape, dtype: np.dtype[Any],
               index: Index | None, out: np.ndarray[Any, Any]) -> None:
         init = self._make(seed, shape)
@@ -184,6 +195,10 @@ class _Constant(Initializer):
         except ValueError:
             raise ValueError(f"Argument `value` of shape {self.value.shape} cannot be broadcast "
                              f"to shape {shape}") from None
+
+    def _traced(self, words: Any, shape: Shape, dt: np.dtype[Any]) -> jax.Array:
+        # no randomness: XLA's own broadcast, no callback
+        return jnp.broadcast_to(jnp.asarray(self.value, dt), shape)
 
     def _fill(self, seed: int, shape: Shape, dtype: np.dtype[Any],
               index: Index | None, out: np.ndarray[Any, Any]) -> None:
