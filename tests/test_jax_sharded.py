@@ -116,7 +116,8 @@ devices = keras.distribution.list_devices()
 ref = fastinit.GlorotUniform(seed=5)((32, 64))
 n = 0
 for mshape, spec in [((2, 4), (None, "model")), ((4, 2), ("model", None)),
-                     ((1, 8), ("batch", "model")), ((8, 1), (None, None)), ((2, 4), ("model", "batch"))]:
+                     ((1, 8), ("batch", "model")), ((8, 1), (None, None)),
+                     ((2, 4), ("model", "batch"))]:
     mesh = keras.distribution.DeviceMesh(mshape, ["batch", "model"], devices)
     lm = keras.distribution.LayoutMap(mesh)
     lm["d.*kernel"] = spec
@@ -132,7 +133,8 @@ for mshape, spec in [((2, 4), (None, "model")), ((4, 2), ("model", None)),
         assert np.asarray(s.data).tobytes() == np.ascontiguousarray(ref[s.index]).tobytes()
     n += 1
 keras.distribution.set_distribution(None)
-layer = keras.layers.Dense(64, kernel_initializer=fj.keras_initializer(fastinit.GlorotUniform(seed=5)))
+init = fj.keras_initializer(fastinit.GlorotUniform(seed=5))
+layer = keras.layers.Dense(64, kernel_initializer=init)
 layer.build((None, 32))
 assert np.asarray(layer.kernel.value).tobytes() == ref.tobytes()
 print(n)

@@ -38,7 +38,8 @@ def aligned_empty(shape: Shape, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
 def to_jax(host: np.ndarray[Any, Any], device: Any = None) -> jax.Array:
     """`host` as a jax.Array on `device` (JAX's default device if None): no copy on a CPU device
     when `host` comes from `aligned_empty`; a host-to-device transfer otherwise."""
-    return jax.device_put(host, device)
+    out: jax.Array = jax.device_put(host, device)
+    return out
 
 
 def traced(host_fn: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]], words: Any,
@@ -50,8 +51,10 @@ def traced(host_fn: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]], word
     its result into the program's output buffer (one extra pass over memory, and a transfer to
     the accelerator when there is one).  Under vmap each key of the batch is one call.
     """
-    return jax.pure_callback(host_fn, jax.ShapeDtypeStruct(shape, dtype), words,
-                             vmap_method="sequential")
+    out: jax.Array = jax.pure_callback(
+        host_fn, jax.ShapeDtypeStruct(shape, dtype),  # type: ignore[no-untyped-call]
+        words, vmap_method="sequential")
+    return out
 
 
 def traced_in_chunks(source_of: Callable[[np.ndarray[Any, Any]], Source], words: Any,
@@ -83,17 +86,19 @@ def traced_in_chunks(source_of: Callable[[np.ndarray[Any, Any]], Source], words:
     if n >= 2**31 or n <= chunk:
         return traced(lambda w: piece(w, 0, n).reshape(shape), words, shape, dtype)
     full, rest = divmod(n, chunk)
-    spec = jax.ShapeDtypeStruct((chunk,), dtype)
+    spec = jax.ShapeDtypeStruct((chunk,), dtype)  # type: ignore[no-untyped-call]
 
     def body(i: Any, acc: jax.Array) -> jax.Array:
         part = jax.pure_callback(lambda w, i: piece(w, int(i) * chunk, chunk), spec, words, i,
                                  vmap_method="sequential")
-        return jax.lax.dynamic_update_slice(acc, part, (i * chunk,))
+        updated: jax.Array = jax.lax.dynamic_update_slice(acc, part, (i * chunk,))
+        return updated
 
     acc = jax.lax.fori_loop(0, full, body, jax.numpy.zeros((n,), dtype))
     if rest:
-        tail = jax.pure_callback(lambda w: piece(w, full * chunk, rest),
-                                 jax.ShapeDtypeStruct((rest,), dtype), words,
+        tail_spec = jax.ShapeDtypeStruct((rest,), dtype)  # type: ignore[no-untyped-call]
+        tail = jax.pure_callback(lambda w: piece(w, full * chunk, rest), tail_spec, words,
                                  vmap_method="sequential")
         acc = jax.lax.dynamic_update_slice(acc, tail, (full * chunk,))
-    return acc.reshape(shape)
+    result: jax.Array = acc.reshape(shape)
+    return result

@@ -254,11 +254,11 @@ def _real(name: str, value: Any, *, positive: bool = False) -> float:
         except (TypeError, ValueError):
             raise TypeError(f"Argument `{name}` must be a real number. "
                             f"Received: {name}={value!r}") from None
-    value = float(value)
-    if not math.isfinite(value) or (positive and value <= 0.0):
+    number = float(value)
+    if not math.isfinite(number) or (positive and number <= 0.0):
         raise ValueError(f"Argument `{name}` must be a {'positive ' if positive else ''}finite "
                          f"number. Received: {name}={value!r}")
-    return value
+    return number
 
 
 class _Stream(_FastinitBacked):
@@ -362,9 +362,10 @@ class _VarianceScaling(_FastinitBacked):
         if 0 in shape:
             return 1.0        # nothing to draw (JAX divides by zero here)
         fan_in, fan_out = compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
-        denominator = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
-                       "fan_geo_avg": (fan_in * fan_out) ** 0.5}[self.mode]
-        return self.scale / denominator
+        denominator: float = {"fan_in": fan_in, "fan_out": fan_out,
+                              "fan_avg": (fan_in + fan_out) / 2,
+                              "fan_geo_avg": (fan_in * fan_out) ** 0.5}[self.mode]
+        return float(self.scale / denominator)
 
     def _check(self, shape: Shape, dtype: np.dtype[Any]) -> None:
         self._variance(shape)

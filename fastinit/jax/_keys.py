@@ -23,6 +23,7 @@ import numbers
 from typing import Any
 
 import jax
+import jax.numpy
 import numpy as np
 
 from fastinit._names import seed_for_name
@@ -50,7 +51,7 @@ def key_words(key: Any) -> Any:
             "Argument `key` must be a jax.random key (jax.random.key or jax.random.PRNGKey) or "
             f"an int seed. Received: key={key!r}"
         )
-    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if jax.numpy.issubdtype(dtype, jax.dtypes.prng_key):
         if shape != ():
             raise ValueError(
                 "Argument `key` must be a single key, not an array of keys (vmap the initializer "

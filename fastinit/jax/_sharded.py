@@ -9,7 +9,6 @@ import numpy as np
 
 import fastinit
 from fastinit._regions import normalize_index
-from fastinit._typing import Index
 from fastinit.jax._arrays import aligned_empty
 from fastinit.jax._keys import seed_from_key
 
@@ -59,7 +58,7 @@ def make_array(init: Any, shape: Any, sharding: jax.sharding.Sharding, dtype: An
         dt = _dtype(dtype, floating=fi._dtype_kind == "float")
         fi.source(shape, dt)                 # validates (and refuses Orthogonal) before work
 
-        def callback(index: Index) -> np.ndarray[Any, Any]:
+        def callback(index: Any) -> np.ndarray[Any, Any]:
             out = aligned_empty(normalize_index(shape, index)[1], dt)
             return fi.region(shape, index, dt, out=out)
     else:
@@ -75,7 +74,7 @@ def make_array(init: Any, shape: Any, sharding: jax.sharding.Sharding, dtype: An
         jinit._check(shape, dt)
         seed = seed_from_key(key_or_seed)
 
-        def callback(index: Index) -> np.ndarray[Any, Any]:
+        def callback(index: Any) -> np.ndarray[Any, Any]:
             return jinit._piece(seed, shape, dt, index)
 
     return jax.make_array_from_callback(shape, sharding, callback, dtype=dt)
