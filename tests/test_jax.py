@@ -327,17 +327,20 @@ import jax
 import fastinit.jax as fj
 from benchmarks.benchmarks import _helpers as h
 init, key, shape = fj.normal(1.0), jax.random.key(0), (4096, 4096)
-f = jax.jit(lambda k: init(k, shape)).lower(key).compile() if JIT else (lambda k: init(k, shape))
+f = (jax.jit(lambda k: init(k, shape, DTYPE)).lower(key).compile() if JIT
+     else (lambda k: init(k, shape, DTYPE)))
 f(key).block_until_ready()                      # warm-up: thread pools, allocator
 seconds, grown = h.first_call(lambda: f(key).block_until_ready())
-print(grown - 4096 * 4096 * 4)
+print(grown - 4096 * 4096 * jax.numpy.dtype(DTYPE).itemsize)
 """
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("jit", [True, False])
-def test_memory_beyond_the_output_is_bounded(jit):
-    # a fresh process: peak RSS of one 64 MiB call minus the output.  Under jit: two 4 MiB
-    # pieces (chunked callbacks); eagerly: nothing (the host buffer is adopted, not copied).
+def test_memory_beyond_the_output_is_bounded(jit, dtype):
+    # a fresh process: peak RSS of one 2**24-element call minus the output.  Under jit: two 4 MiB
+    # pieces (chunked callbacks) and, for bfloat16, the float32 scratch of one piece; eagerly:
+    # nothing (the host buffer is adopted, not copied).
     import os
     import subprocess
     import sys
@@ -345,8 +348,12 @@ def test_memory_beyond_the_output_is_bounded(jit):
     from tests.test_torch_absent import FASTINIT_DIR, ROOT
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(FASTINIT_DIR.parent) + os.pathsep
                + str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run([sys.executable, "-c", f"JIT = {jit}\n" + _PEAK], capture_output=True,
+    code = f"JIT = {jit}\nDTYPE = {dtype!r}\n" + _PEAK
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     extra = int(r.stdout.split()[-1])
-    assert extra <= (12 if jit else 4) * 2**20, extra / 2**20
+    # bfloat16 under jit: XLA's CPU backend copies the output once more (the bitcast from the
+    # uint16 loop carry; see fastinit.jax._arrays.traced_in_chunks)
+    output = 4096 * 4096 * 2 if (jit and dtype == "bfloat16") else 0
+    assert extra <= output + (16 if jit else 4) * 2**20, extra / 2**20
