@@ -433,9 +433,42 @@ def test_import_fastinit_stays_light():
     # scipy.linalg (~0.5 s) loads with the first Orthogonal, scipy.signal with the first named
     # STFT window; no framework and no adapter ever loads with fastinit
     code = ("import sys, fastinit; "
-            "print(sorted(m for m in ('scipy.linalg', 'scipy.signal', 'torch', 'jax', 'keras', "
-            "'dask', 'fastinit.keras', 'fastinit.torch', 'fastinit.dask') "
+            "print(sorted(m for m in ('scipy.linalg', 'scipy.signal', 'torch', 'jax', 'jaxlib', "
+            "'flax', 'keras', 'dask', 'fastinit.keras', 'fastinit.jax', 'fastinit.torch', "
+            "'fastinit.dask') "
             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+# ---- fan_geo_avg: fastinit's extension beyond Keras (JAX's mode) ------------------------------
+
+@pytest.mark.parametrize("distribution, k", [("uniform", 3.0), ("untruncated_normal", 1.0),
+                                             ("truncated_normal", 1.0)])
+def test_fan_geo_avg_scales_by_the_geometric_mean_of_the_fans(distribution, k):
+    init = fastinit.VarianceScaling(2.0, "fan_geo_avg", distribution, seed=3)
+    v = init((900, 100), dtype="float64")
+    std = math.sqrt(2.0 / math.sqrt(900 * 100))     # n = sqrt(fan_in * fan_out) = 300
+    assert abs(v.std() / std - 1) < 0.01            # 9e4 samples: sem ~0.25 %
+    if distribution == "uniform":
+        assert np.abs(v).max() < math.sqrt(k) * std
+    # the same stream as the other modes with the equivalent scale: only n changes
+    same = fastinit.VarianceScaling(2.0 * 500 / 300, "fan_avg", distribution, seed=3)
+    np.testing.assert_allclose(v, same((900, 100), dtype="float64"), rtol=1e-12)
+
+
+def test_fan_geo_avg_config_round_trip_and_messages():
+    init = fastinit.VarianceScaling(0.5, "fan_geo_avg", "uniform", seed=1, input_axes=[0],
+                                    output_axes=[1, 2])
+    cfg = fastinit.serialize(init)
+    assert cfg["config"]["mode"] == "fan_geo_avg"
+    back = fastinit.deserialize(cfg)
+    assert back.get_config() == init.get_config()
+    whole = init((4, 5, 6)).tobytes()
+    assert back((4, 5, 6)).tobytes() == whole == init.clone()((4, 5, 6)).tobytes()
+    with pytest.raises(ValueError, match=r"Please use one of \('fan_in', 'fan_out', 'fan_avg', "
+                                         r"'fan_geo_avg'\)"):
+        fastinit.VarianceScaling(mode="fan_geo")
+    # fans of zero (an empty axis) behave like the other modes: n = 1, no division by zero
+    assert fastinit.VarianceScaling(mode="fan_geo_avg", seed=0)((0, 4)).shape == (0, 4)

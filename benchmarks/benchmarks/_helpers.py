@@ -141,6 +141,27 @@ def jax_init(name, kwargs, shape, dtype, threads):
     return lambda: compiled(key).block_until_ready()
 
 
+def fastinit_jax_init(name, kwargs, shape, dtype, threads, jit=True):
+    """fastinit.jax's factory `name`: under jax.jit (a pure_callback, compiled ahead of time
+    like jax_init's) or eagerly (the host buffer adopted by the CPU device)."""
+    limit_jax_threads(threads)
+    import jax
+
+    import fastinit
+    import fastinit.jax as fj
+
+    fastinit.set_num_threads(threads)
+    if dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    init = getattr(fj, name)(**kwargs)
+    key = jax.random.key(0)
+    dt = jax.numpy.dtype(dtype)
+    if not jit:
+        return lambda: init(key, shape, dt).block_until_ready()
+    compiled = jax.jit(lambda k: init(k, shape, dt)).lower(key).compile()
+    return lambda: compiled(key).block_until_ready()
+
+
 # Orthogonal in each library, by name: fastinit, Keras's recipe in numpy, torch, jax.
 ORTHOGONAL_FACTORIES = {
     "fastinit": partial(fastinit_init, "Orthogonal", {"seed": 0}),

@@ -83,7 +83,8 @@ def _fans(shape: Shape, input_axes: list[int] | None,
     return _compute_fans(shape)
 
 
-_MODES = ("fan_in", "fan_out", "fan_avg")
+# "fan_geo_avg" (JAX's mode, sqrt(fan_in * fan_out)) is fastinit's extension beyond Keras.
+_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 _DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
 
 
@@ -92,8 +93,8 @@ class VarianceScaling(RandomInitializer):
 
     With `distribution="truncated_normal"` or `"untruncated_normal"`, samples are drawn from a
     (truncated or untruncated) normal with mean zero and standard deviation (after truncation)
-    `sqrt(scale / n)`, where `n` is `max(1, fan_in)`, `max(1, fan_out)` or
-    `max(1, (fan_in + fan_out) / 2)` by `mode`.  The truncated normal is cut at two standard
+    `sqrt(scale / n)`, where `n` is `max(1, fan_in)`, `max(1, fan_out)`,
+    `max(1, (fan_in + fan_out) / 2)` or `max(1, sqrt(fan_in * fan_out))` by `mode`.  The truncated normal is cut at two standard
     deviations of the underlying normal, whose stddev is `sqrt(scale / n) / 0.87962566103423978`.
     With `distribution="uniform"`, samples come from [-limit, limit) with
     `limit = sqrt(3 * scale / n)`.  `"normal"` means `"truncated_normal"`, as in Keras.
@@ -106,7 +107,9 @@ class VarianceScaling(RandomInitializer):
 
     Args:
         scale: Scaling factor (positive float).
-        mode: One of `"fan_in"`, `"fan_out"`, `"fan_avg"` (case-sensitive).
+        mode: One of `"fan_in"`, `"fan_out"`, `"fan_avg"` (case-sensitive), or
+            `"fan_geo_avg"` (the geometric mean of the fans, as in `jax.nn.initializers`): an
+            extension beyond Keras, whose own VarianceScaling rejects it.
         distribution: `"truncated_normal"`, `"untruncated_normal"` or `"uniform"`
             (case-insensitive; `"normal"` means `"truncated_normal"`).
         seed: int, None, numpy.random.SeedSequence or numpy.random.Generator.
@@ -149,7 +152,8 @@ class VarianceScaling(RandomInitializer):
         return f" for shape {shape}"
 
     def _divisor(self, shape: Shape) -> float | int:
-        """Keras's n: max(1, fan_in), max(1, fan_out) or max(1, (fan_in + fan_out) / 2)."""
+        """Keras's n: max(1, fan_in), max(1, fan_out) or max(1, (fan_in + fan_out) / 2); and
+        max(1, sqrt(fan_in * fan_out)) for fastinit's "fan_geo_avg"."""
         fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         if self.mode == "fan_in":
             return max(1, fan_in)
@@ -158,6 +162,13 @@ class VarianceScaling(RandomInitializer):
         if self.mode == "fan_avg":
             return max(1, (fan_in + fan_out) / 2) if fan_in + fan_out < 2**1000 else \
                 max(1, (fan_in + fan_out) // 2)
+        if self.mode == "fan_geo_avg":
+            # a product beyond float64 (fans beyond 2**500) goes through logarithms
+            if fan_in == 0 or fan_out == 0:
+                return 1
+            if fan_in * fan_out < 2**1000:
+                return max(1, math.sqrt(fan_in * fan_out))
+            return max(1, math.exp(0.5 * (math.log(fan_in) + math.log(fan_out))))
         # the attribute was changed after construction
         raise ValueError(invalid_mode(self.mode, _MODES))
 
