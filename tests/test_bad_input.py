@@ -74,7 +74,9 @@ def test_numpy_integer_dimensions_are_fine():
     (lambda: fastinit.VarianceScaling(scale=0.0), r"^Argument `scale` must be positive float\. Received: scale=0\.0$"),
     (lambda: fastinit.VarianceScaling(scale=-2), r"scale=-2"),
     (lambda: fastinit.VarianceScaling(scale=math.nan), r"scale=nan"),
-    (lambda: fastinit.VarianceScaling(mode="FAN_IN"), r"^Invalid `mode` argument: FAN_IN\. Please use one of \{.*\}\. Received: mode='FAN_IN'$"),
+    (lambda: fastinit.VarianceScaling(mode="FAN_IN"),
+     r"^Invalid `mode` argument: FAN_IN\. Please use one of \{.*\} "
+     r"\(fastinit also accepts 'fan_geo_avg'\)\. Received: mode='FAN_IN'$"),
     (lambda: fastinit.VarianceScaling(distribution="gauss"),
      r"^Invalid `distribution` argument: gauss\.Please use one of \{.*\}\. "
      r"Received: distribution='gauss'$"),

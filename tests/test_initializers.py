@@ -467,8 +467,9 @@ def test_fan_geo_avg_config_round_trip_and_messages():
     assert back.get_config() == init.get_config()
     whole = init((4, 5, 6)).tobytes()
     assert back((4, 5, 6)).tobytes() == whole == init.clone()((4, 5, 6)).tobytes()
-    with pytest.raises(ValueError, match=r"Please use one of \('fan_in', 'fan_out', 'fan_avg', "
-                                         r"'fan_geo_avg'\)"):
+    # (the set's order is Keras's, which depends on the hash seed once Keras is imported)
+    with pytest.raises(ValueError, match=r"Please use one of \{[^}]*\} "
+                                         r"\(fastinit also accepts 'fan_geo_avg'\)"):
         fastinit.VarianceScaling(mode="fan_geo")
     # fans of zero (an empty axis) behave like the other modes: n = 1, no division by zero
     assert fastinit.VarianceScaling(mode="fan_geo_avg", seed=0)((0, 4)).shape == (0, 4)

@@ -201,5 +201,5 @@ def test_without_keras_the_choices_print_in_keras_source_order():
                        env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
-        "Invalid `mode` argument: x. Please use one of {'fan_in', 'fan_out', 'fan_avg'}. "
-        "Received: mode='x'", "False"]
+        "Invalid `mode` argument: x. Please use one of {'fan_in', 'fan_out', 'fan_avg'} "
+        "(fastinit also accepts 'fan_geo_avg'). Received: mode='x'", "False"]
