@@ -20,16 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The distribution to install the extra from (the package may be renamed on PyPI).
-DISTRIBUTION_NAME = "fastinit-keras"
-INSTALL_HINT = f'fastinit.keras needs Keras 3: pip install "{DISTRIBUTION_NAME}[keras]"'
+from fastinit._extras import DISTRIBUTION_NAME, install_hint, require
 
-try:
-    import keras as _keras
-except ImportError as _e:
-    if getattr(_e, "name", None) == "keras":   # not installed (or blocked in sys.modules)
-        raise ImportError(INSTALL_HINT) from None
-    raise ImportError(f"{INSTALL_HINT} (importing keras failed: {_e})") from _e
+INSTALL_HINT = install_hint("keras", "Keras 3", "keras")
+_keras = require("keras", INSTALL_HINT)
 
 from fastinit.initializers import ALL_OBJECTS, Initializer, StreamInitializer  # noqa: E402
 

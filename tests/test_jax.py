@@ -345,7 +345,7 @@ def test_memory_beyond_the_output_is_bounded(jit, dtype):
     import subprocess
     import sys
 
-    from tests.test_torch_absent import FASTINIT_DIR, ROOT
+    from tests.test_adapters_absent import FASTINIT_DIR, ROOT
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(FASTINIT_DIR.parent) + os.pathsep
                + str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     code = f"JIT = {jit}\nDTYPE = {dtype!r}\n" + _PEAK

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("jax")
 
-from tests.test_torch_absent import FASTINIT_DIR, ROOT  # noqa: E402
+from tests.test_adapters_absent import FASTINIT_DIR, ROOT  # noqa: E402
 
 SCRIPT = r"""
 import itertools, json, sys

@@ -279,20 +279,3 @@ def test_model_saved_by_one_process_loaded_by_another(saved_model, mode):
                 assert config == saved_config
         assert kernel == saved_kernel  # the weights are the file's, whichever class
 
-
-def test_import_fastinit_keras_without_keras_names_the_extra():
-    code = """
-        import sys
-        sys.modules['keras'] = None            # keras "not installed"
-        import fastinit
-        fastinit.GlorotUniform(seed=0)((2, 2))
-        try:
-            import fastinit.keras
-        except ImportError as e:
-            print(str(e))
-    """
-    env = dict(os.environ, PYTHONPATH=str(FASTINIT_DIR.parent))
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                       text=True, cwd=ROOT, env=env, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == 'fastinit.keras needs Keras 3: pip install "fastinit-keras[keras]"'

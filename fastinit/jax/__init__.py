@@ -22,16 +22,10 @@ Install with ``pip install "fastinit-keras[jax]"``.
 ``import fastinit`` never imports jax; this module does.
 """
 
-#: The distribution to install the extra from (the package may be renamed on PyPI).
-DISTRIBUTION_NAME = "fastinit-keras"
-INSTALL_HINT = f'fastinit.jax needs JAX: pip install "{DISTRIBUTION_NAME}[jax]"'
+from fastinit._extras import DISTRIBUTION_NAME, install_hint, require
 
-try:
-    import jax as _jax  # noqa: F401
-except ImportError as _e:
-    if getattr(_e, "name", None) == "jax":   # not installed (or blocked in sys.modules)
-        raise ImportError(INSTALL_HINT) from None
-    raise ImportError(f"{INSTALL_HINT} (importing jax failed: {_e})") from _e
+INSTALL_HINT = install_hint("jax", "JAX", "jax")
+require("jax", INSTALL_HINT)
 
 from fastinit.jax._initializers import (  # noqa: E402
     Initializer,

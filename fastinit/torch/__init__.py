@@ -16,16 +16,10 @@ Install with ``pip install "fastinit-keras[torch]"``.  Three uses:
 ``import fastinit`` never imports torch; this module does.
 """
 
-#: The distribution to install the extra from (the package may be renamed on PyPI).
-DISTRIBUTION_NAME = "fastinit-keras"
-INSTALL_HINT = f'fastinit.torch needs PyTorch: pip install "{DISTRIBUTION_NAME}[torch]"'
+from fastinit._extras import DISTRIBUTION_NAME, install_hint, require
 
-try:
-    import torch as _torch  # noqa: F401
-except ImportError as _e:
-    if getattr(_e, "name", None) == "torch":   # not installed (or blocked in sys.modules)
-        raise ImportError(INSTALL_HINT) from None
-    raise ImportError(f"{INSTALL_HINT} (importing torch failed: {_e})") from _e
+INSTALL_HINT = install_hint("torch", "PyTorch", "torch")
+require("torch", INSTALL_HINT)
 
 from fastinit.torch._functions import (  # noqa: E402
     calculate_gain,
