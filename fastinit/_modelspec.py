@@ -79,7 +79,8 @@ def example_spec_path(name: str) -> str:
 
 
 def load_spec(spec: str | os.PathLike[str] | Mapping[str, Any]) -> ModelSpec:
-    """Parse and validate a model spec: a JSON file's path, or the decoded dict.
+    """Parse and validate a model spec: a JSON file's path, the name of a spec shipped with
+    fastinit ("embedding_table", "gpt_1p3b"; a file of that name wins), or the decoded dict.
 
     Every tensor is checked (names, shapes, dtypes, initializers and their arguments) before
     anything is generated; errors are ValueError or TypeError naming the tensor.
@@ -89,6 +90,8 @@ def load_spec(spec: str | os.PathLike[str] | Mapping[str, Any]) -> ModelSpec:
         data: Any = spec
     else:
         where = os.fspath(spec)
+        if where in EXAMPLE_SPECS and not os.path.exists(where):
+            where = example_spec_path(where)
         with open(where, encoding="utf-8") as f:
             try:
                 data = json.load(f)

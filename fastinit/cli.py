@@ -126,7 +126,8 @@ def _build_parser() -> _Parser:
     c.add_argument("path", help="output .npy file (or .safetensors with --spec)")
     c.add_argument("--shape", help="comma-separated dims, e.g. 1000000,256")
     c.add_argument("--spec", help="a JSON model spec (seed, and per tensor shape, dtype and "
-                   "initializer): writes a .safetensors seed checkpoint")
+                   "initializer), or the name of a shipped example (embedding_table, gpt_1p3b): "
+                   "writes a .safetensors seed checkpoint")
     c.add_argument("--max-shard-size", help="with --spec: split into shards of at most this "
                    "size, e.g. 5GB (decimal units, as the Hugging Face tools)")
     c.add_argument("--init", "--initializer", dest="init", default="glorot_uniform",

@@ -129,3 +129,18 @@ def test_bad_specs_and_files(tmp_path, spec_file, capsys):
     assert main(["info", str(idx)]) == 1
     assert "not a safetensors index" in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_create_from_a_shipped_example_by_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["create", "emb.safetensors", "--spec", "embedding_table"]) == 0
+    out = capsys.readouterr().out
+    ref = tmp_path / "ref.safetensors"
+    shipped = os.path.join(os.path.dirname(fastinit.__file__), "specs", "embedding_table.json")
+    fastinit.save_safetensors(ref, fastinit.load_spec(shipped))
+    assert (tmp_path / "emb.safetensors").read_bytes() == ref.read_bytes()
+    assert "embedding_table (seed 0, 1 tensors)" in out
+    # a file of that name in the working directory wins over the example
+    (tmp_path / "embedding_table").write_text(json.dumps(SPEC))
+    assert main(["create", "mine.safetensors", "--spec", "embedding_table"]) == 0
+    assert "4 tensors" in capsys.readouterr().out
