@@ -2,6 +2,7 @@
 the definition, computed by brute force: column c's zero rows are the k smallest keys K[:, c],
 ties to the lower row, i.e. the first k of a stable argsort."""
 
+import importlib.util
 import math
 
 import ml_dtypes
@@ -14,6 +15,11 @@ from hypothesis import given, strategies as st  # noqa: E402
 import fastinit  # noqa: E402
 from fastinit import _select, _zero_rows  # noqa: E402
 from fastinit.initializers import StreamInitializer  # noqa: E402
+
+# SparseSpec lives in fastinit.torch: the tests through it need torch (not installed on every
+# CI Python); the kernel tests do not.
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="fastinit.torch needs torch")
 
 DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
 
@@ -87,6 +93,7 @@ def test_crafted_keys_with_ties(piece, layout, dtype, distinct, base):
     assert out.tobytes() == want.tobytes()
 
 
+@needs_torch
 @given(pieces(max_rows=400, max_cols=12), layouts(), st.sampled_from(DTYPES),
        st.integers(0, 2**32 - 1))
 def test_sparse_spec_pieces_match_the_definition(piece, layout, dtype, seed):
@@ -108,6 +115,7 @@ def test_sparse_spec_pieces_match_the_definition(piece, layout, dtype, seed):
     assert out.tobytes() == want.tobytes()
 
 
+@needs_torch
 @pytest.mark.parametrize("sparsity", [0.001, 0.1, 0.5, 0.97])
 def test_whole_matrix_with_default_settings(sparsity):
     """The production block and band sizes on a matrix that takes several row blocks."""
@@ -191,12 +199,14 @@ def test_kernels_check_their_buffers():
     assert out.tolist() == np.ones((2, 3)).tolist()    # nothing written by a refused call
 
 
+@needs_torch
 def test_rows_limit():
     from fastinit.torch._specs import SparseSpec
     with pytest.raises(ValueError, match="fewer than 2\\*\\*40 rows"):
         SparseSpec(2**40, 1, 0.01)
 
 
+@needs_torch
 @pytest.mark.parametrize("shape,dtype,z", [((4096, 3000), "float64", 4.5),
                                            ((1 << 21, 3), "bfloat16", 4.5),
                                            ((1 << 18, 70), "float32", 0.0)])

@@ -3,6 +3,7 @@
 
 import json
 import math
+import re
 
 import ml_dtypes
 import numpy as np
@@ -11,6 +12,16 @@ from scipy import signal
 
 import fastinit
 from tests.helpers import FLOAT_DTYPES, dtype_of
+
+
+def scipy_error(window):
+    """scipy's own message for a bad window name, which fastinit's message begins with (its
+    wording changed between scipy versions), as a regex."""
+    try:
+        signal.get_window(window, 8)
+    except ValueError as e:
+        return re.escape(str(e))
+    raise AssertionError(f"scipy accepted the window {window!r}")
 
 
 def dft_reference(shape, side, window, scaling, periodic):
@@ -179,7 +190,7 @@ def test_window_attribute_is_checked_and_used():
     init = fastinit.STFT()
     init.window = [1.0, 1.0, 1.0, 1.0]
     np.testing.assert_allclose(init((4, 1, 3), dtype="float64")[:, 0, 0], 0.5)
-    with pytest.raises(ValueError, match=r"Invalid window name"):
+    with pytest.raises(ValueError, match="^" + scipy_error("no_such_window")):
         init.window = "no_such_window"
 
 
@@ -188,8 +199,8 @@ def test_window_attribute_is_checked_and_used():
                                     r"Received: side='Real'$"),
     (dict(scaling="l2"), ValueError, r"^Scaling is invalid, it must be `None`, 'density' or "
                                      r"'spectrum'\. Received scaling=l2"),
-    (dict(window="nope"), ValueError, r"^Invalid window name 'nope'.*Received: window='nope'$"),
-    (dict(window="kaiser"), ValueError, r"'kaiser' must have parameters"),
+    (dict(window="nope"), ValueError, "^" + scipy_error("nope") + ".*Received: window='nope'$"),
+    (dict(window="kaiser"), ValueError, "^" + scipy_error("kaiser")),
     (dict(window=[1.0, np.nan]), ValueError, r"`window` must be finite"),
     (dict(window=["a", "b"]), TypeError, r"`window` must be the name of a scipy.signal window"),
     (dict(window=("kaiser", 8.0)), TypeError, r"`window` must be the name"),
