@@ -20,7 +20,6 @@ others, which would change the last bit of a stream.
 import glob
 import os
 import subprocess
-import sys
 import tempfile
 import warnings
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import numbers
 import os
 from collections.abc import Iterator
 
