@@ -133,7 +133,7 @@ def extension(name):
         f"fastinit.{name}",
         [f"fastinit/{name}.pyx"],
         include_dirs=[np.get_include(), "fastinit/src"],
-        depends=sorted(glob.glob("fastinit/src/*.h")),  # header edits rebuild the extensions
+        depends=sorted(glob.glob("fastinit/src/**/*.h", recursive=True)),  # header edits rebuild the extensions
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     )
 

@@ -5,8 +5,8 @@
 
 Table 1: uniform, normal, truncated_normal and glorot_uniform at 2**26 elements (8192x8192) and
 orthogonal at 4096², float32 and bfloat16, each a new array: jax.nn.initializers under jax.jit
-(compiled ahead of time), fastinit.jax under jax.jit (its pure_callback path), and fastinit.jax
-called eagerly (its host buffer adopted by the CPU device).  Each (library, case) runs in a fresh
+(compiled ahead of time), fastinit.jax under jax.jit (its XLA FFI call on the CPU; orthogonal:
+its pure_callback), and fastinit.jax called eagerly (its host buffer adopted by the CPU device).  Each (library, case) runs in a fresh
 process on every core: peak RSS above the output during the first call (VmHWM after
 /proc/self/clear_refs, minus the RSS before, minus the output's bytes), then the median time of
 --repeats calls.

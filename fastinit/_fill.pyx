@@ -24,9 +24,10 @@ import ml_dtypes
 import numpy as np
 
 cimport numpy as cnp
+from cpython.pycapsule cimport PyCapsule_New
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint32_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, strncmp
 
 cnp.import_array()
 
@@ -104,25 +105,25 @@ cdef check_output(cnp.ndarray out, object dtype):
         raise ValueError("out is read-only")
 
 
-cdef int threads_for(int64_t n, int64_t items, int n_threads) noexcept:
+cdef int threads_for(int64_t n, int64_t items, int n_threads) noexcept nogil:
     cdef int nt = n_threads if n >= PARALLEL_MIN else 1
     if nt > items:
         nt = <int> items
     return nt if nt > 1 else 1
 
 
-cdef void fill_chunks(const fi_fill_params *q, void *buf, int64_t n, int n_threads):
+cdef void fill_chunks(const fi_fill_params *q, void *buf, int64_t n,
+                      int n_threads) noexcept nogil:
     """Buffer elements [0, n) over a static OpenMP schedule of CHUNK-element work items."""
     cdef int64_t nchunks = (n + CHUNK - 1) // CHUNK
     cdef int64_t c, off
     cdef int nt = threads_for(n, nchunks, n_threads)
-    with nogil:
-        if nt == 1:
-            fi_fill_range(q, buf, 0, n)
-        else:
-            for c in prange(nchunks, num_threads=nt, schedule='static'):
-                off = c * CHUNK
-                fi_fill_range(q, buf, off, min(CHUNK, n - off))
+    if nt == 1:
+        fi_fill_range(q, buf, 0, n)
+    else:
+        for c in prange(nchunks, num_threads=nt, schedule='static'):
+            off = c * CHUNK
+            fi_fill_range(q, buf, off, min(CHUNK, n - off))
 
 
 cdef class Kernel:
@@ -181,8 +182,20 @@ cdef class Kernel:
             raise ValueError(f"stream range [{start}, {start} + {n}) is outside [0, 2**64)")
         cdef fi_fill_params q = self.p
         q.start = <uint64_t> start
-        fill_chunks(&q, cnp.PyArray_DATA(out), n, n_threads)
+        cdef void *data = cnp.PyArray_DATA(out)
+        with nogil:
+            fill_chunks(&q, data, n, n_threads)
         return out
+
+    def xla_operands(self):
+        """(key, params) for `xla_fill_handler`: the key as uint32[2], and every other
+        parameter of this kernel as the float64[XLA_PARAMS_SIZE] array the handler reads (see
+        there).  The key is the part that depends on the seed."""
+        key = np.array([self.p.key[0], self.p.key[1]], np.uint32)
+        params = np.array([XLA_PARAMS_LAYOUT, self.p.dist, self.p.dtype, self.p.p0, self.p.p1,
+                           self.p.lo, self.p.hi, self.p.za, self.p.zb, self.p.tn_alpha,
+                           self.p.tn_m2, self.p.tn_method, self.p.max_attempts], np.float64)
+        return key, params
 
     def fill_runs(self, cnp.ndarray out, const int64_t[::1] starts, int64_t run_length,
                   int n_threads=1):
@@ -294,5 +307,238 @@ def fill_constant(cnp.ndarray out, value, int n_threads=1):
     q.start = 0
     q.pattern = int(np.asarray(value).astype(out.dtype).reshape(1).view(
         _PATTERN_VIEW[itemsize])[0])
-    fill_chunks(&q, cnp.PyArray_DATA(out), n, n_threads)
+    cdef void *data = cnp.PyArray_DATA(out)
+    with nogil:
+        fill_chunks(&q, data, n, n_threads)
     return out
+
+
+# ---- the kernels as an XLA FFI handler (fastinit.jax under jax.jit) ---------------------------
+#
+# XLA calls a registered FFI handler with a call frame holding its operands, results and
+# attributes (the C API of xla/ffi/api/c_api.h, vendored under src/third_party: a stable C ABI
+# with a struct_size in every struct).  `xla_fill_handler` fills the call's one result buffer in
+# place, on fastinit's OpenMP threads, with the same fill_chunks as Kernel.fill: the bits are the
+# eager ones, the buffer is XLA's own output (no copy, no zeroing), and nothing here touches
+# Python or the GIL.
+#
+#   operand 0: uint32[3] = (key word 0, key word 1, thread count)
+#   result 0:  the output, float32 / float64 / float16 / bfloat16, any shape (C order)
+#   attribute "params": float64[XLA_PARAMS_SIZE] = Kernel.xla_operands()[1], laid out as
+#       (XLA_PARAMS_LAYOUT, dist, dtype code, p0, p1, lo, hi, za, zb, tn_alpha, tn_m2, tn_method,
+#        max_attempts); every integer in it is exact in float64.
+# A call whose operands or attributes do not have this form, or whose result dtype is not the
+# one the parameters were checked for, returns an INVALID_ARGUMENT error to XLA (which raises it
+# in Python) and writes nothing.
+
+cdef extern from "fi_pages.h" nogil:
+    void fi_advise_huge_pages(void *data, size_t nbytes) noexcept
+
+cdef extern from "third_party/xla/ffi/api/c_api.h" nogil:
+    ctypedef enum XLA_FFI_Extension_Type:
+        XLA_FFI_Extension_Metadata
+    ctypedef struct XLA_FFI_Extension_Base:
+        size_t struct_size
+        XLA_FFI_Extension_Type type
+    ctypedef struct XLA_FFI_Api_Version:
+        size_t struct_size
+        XLA_FFI_Extension_Base *extension_start
+        int major_version
+        int minor_version
+    ctypedef struct XLA_FFI_Metadata:
+        size_t struct_size
+        XLA_FFI_Api_Version api_version
+        uint32_t traits
+    ctypedef struct XLA_FFI_Metadata_Extension:
+        XLA_FFI_Extension_Base extension_base
+        XLA_FFI_Metadata *metadata
+    ctypedef struct XLA_FFI_Error:
+        pass
+    ctypedef enum XLA_FFI_Error_Code:
+        XLA_FFI_Error_Code_INVALID_ARGUMENT
+    ctypedef struct XLA_FFI_Error_Create_Args:
+        size_t struct_size
+        XLA_FFI_Extension_Base *extension_start
+        const char *message
+        XLA_FFI_Error_Code errc
+    ctypedef struct XLA_FFI_Api:
+        XLA_FFI_Error *(*XLA_FFI_Error_Create)(XLA_FFI_Error_Create_Args *args) noexcept nogil
+    ctypedef enum XLA_FFI_DataType:
+        XLA_FFI_DataType_U32
+        XLA_FFI_DataType_F16
+        XLA_FFI_DataType_F32
+        XLA_FFI_DataType_F64
+        XLA_FFI_DataType_BF16
+    ctypedef struct XLA_FFI_Buffer:
+        size_t struct_size
+        XLA_FFI_DataType dtype
+        void *data
+        int64_t rank
+        int64_t *dims
+    ctypedef enum XLA_FFI_ArgType:
+        XLA_FFI_ArgType_BUFFER
+    ctypedef enum XLA_FFI_RetType:
+        XLA_FFI_RetType_BUFFER
+    ctypedef enum XLA_FFI_AttrType:
+        XLA_FFI_AttrType_ARRAY
+    ctypedef struct XLA_FFI_ByteSpan:
+        const char *ptr
+        size_t len
+    ctypedef struct XLA_FFI_Array:
+        XLA_FFI_DataType dtype
+        size_t size
+        void *data
+    ctypedef struct XLA_FFI_Args:
+        int64_t size
+        XLA_FFI_ArgType *types
+        void **args
+    ctypedef struct XLA_FFI_Rets:
+        int64_t size
+        XLA_FFI_RetType *types
+        void **rets
+    ctypedef struct XLA_FFI_Attrs:
+        int64_t size
+        XLA_FFI_AttrType *types
+        XLA_FFI_ByteSpan **names
+        void **attrs
+    ctypedef enum XLA_FFI_ExecutionStage:
+        XLA_FFI_ExecutionStage_EXECUTE
+    ctypedef struct XLA_FFI_CallFrame:
+        size_t struct_size
+        XLA_FFI_Extension_Base *extension_start
+        const XLA_FFI_Api *api
+        XLA_FFI_ExecutionStage stage
+        XLA_FFI_Args args
+        XLA_FFI_Rets rets
+        XLA_FFI_Attrs attrs
+    enum:
+        XLA_FFI_API_MAJOR
+        XLA_FFI_API_MINOR
+        XLA_FFI_Api_Version_STRUCT_SIZE
+        XLA_FFI_Metadata_STRUCT_SIZE
+        XLA_FFI_Metadata_Extension_STRUCT_SIZE
+        XLA_FFI_CallFrame_STRUCT_SIZE
+        XLA_FFI_Buffer_STRUCT_SIZE
+        XLA_FFI_Error_Create_Args_STRUCT_SIZE
+
+
+#: The layout tag of the "params" attribute (its first entry) and its length.
+XLA_PARAMS_LAYOUT = 0x66690001
+XLA_PARAMS_SIZE = 13
+cdef double C_XLA_PARAMS_LAYOUT = XLA_PARAMS_LAYOUT
+cdef size_t C_XLA_PARAMS_SIZE = XLA_PARAMS_SIZE
+
+
+cdef XLA_FFI_Error *xla_error(const XLA_FFI_CallFrame *frame, const char *message) noexcept nogil:
+    cdef XLA_FFI_Error_Create_Args args
+    memset(&args, 0, sizeof(args))
+    args.struct_size = XLA_FFI_Error_Create_Args_STRUCT_SIZE
+    args.message = message
+    args.errc = XLA_FFI_Error_Code_INVALID_ARGUMENT
+    return frame.api.XLA_FFI_Error_Create(&args)
+
+
+cdef int xla_dtype_code(XLA_FFI_DataType t) noexcept nogil:
+    if t == XLA_FFI_DataType_F32:
+        return FI_F32
+    if t == XLA_FFI_DataType_F64:
+        return FI_F64
+    if t == XLA_FFI_DataType_F16:
+        return FI_F16
+    if t == XLA_FFI_DataType_BF16:
+        return FI_BF16
+    return -1
+
+
+cdef bint is_integer_in(double x, double lo, double hi) noexcept nogil:
+    return lo <= x <= hi and <double> <int64_t> x == x
+
+
+cdef XLA_FFI_Error *xla_fill(XLA_FFI_CallFrame *frame) noexcept nogil:
+    cdef XLA_FFI_Metadata_Extension *ext
+    cdef XLA_FFI_Buffer *arg
+    cdef XLA_FFI_Buffer *ret
+    cdef XLA_FFI_Array *attr
+    cdef const XLA_FFI_ByteSpan *name
+    cdef const double *v
+    cdef const uint32_t *words
+    cdef fi_fill_params q
+    cdef int64_t n = 1, k
+    cdef int code
+    # XLA first asks each handler which API version it was built against (registration).
+    if frame.extension_start != NULL \
+            and frame.extension_start.type == XLA_FFI_Extension_Metadata:
+        ext = <XLA_FFI_Metadata_Extension *> frame.extension_start
+        if ext.extension_base.struct_size < XLA_FFI_Metadata_Extension_STRUCT_SIZE \
+                or ext.metadata.struct_size < XLA_FFI_Metadata_STRUCT_SIZE:
+            return xla_error(frame, b"fastinit: XLA's FFI metadata structs are too small")
+        ext.metadata.api_version.struct_size = XLA_FFI_Api_Version_STRUCT_SIZE
+        ext.metadata.api_version.extension_start = NULL
+        ext.metadata.api_version.major_version = XLA_FFI_API_MAJOR
+        ext.metadata.api_version.minor_version = XLA_FFI_API_MINOR
+        ext.metadata.traits = 0
+        return NULL
+    if frame.struct_size < XLA_FFI_CallFrame_STRUCT_SIZE:
+        return xla_error(frame, b"fastinit: XLA's FFI call frame is too small")
+    if frame.stage != XLA_FFI_ExecutionStage_EXECUTE:
+        return xla_error(frame, b"fastinit: the fill handler runs at the execute stage only")
+    if frame.args.size != 1 or frame.args.types[0] != XLA_FFI_ArgType_BUFFER \
+            or frame.rets.size != 1 or frame.rets.types[0] != XLA_FFI_RetType_BUFFER:
+        return xla_error(frame, b"fastinit: the fill handler takes one operand and one result")
+    arg = <XLA_FFI_Buffer *> frame.args.args[0]
+    ret = <XLA_FFI_Buffer *> frame.rets.rets[0]
+    if arg.struct_size < XLA_FFI_Buffer_STRUCT_SIZE or ret.struct_size < XLA_FFI_Buffer_STRUCT_SIZE:
+        return xla_error(frame, b"fastinit: XLA's FFI buffer struct is too small")
+    if arg.dtype != XLA_FFI_DataType_U32 or arg.rank != 1 or arg.dims[0] != 3:
+        return xla_error(frame, b"fastinit: operand 0 must be uint32[3] (key, threads)")
+    if frame.attrs.size != 1 or frame.attrs.types[0] != XLA_FFI_AttrType_ARRAY:
+        return xla_error(frame, b"fastinit: the fill handler takes one array attribute")
+    name = frame.attrs.names[0]
+    attr = <XLA_FFI_Array *> frame.attrs.attrs[0]
+    if name.len != 6 or strncmp(name.ptr, b"params", 6) != 0 \
+            or attr.dtype != XLA_FFI_DataType_F64 or attr.size != C_XLA_PARAMS_SIZE:
+        return xla_error(frame, b"fastinit: attribute `params` must be float64[13]")
+    v = <const double *> attr.data
+    if v[0] != C_XLA_PARAMS_LAYOUT:
+        return xla_error(frame, b"fastinit: `params` has another layout (another version)")
+    if not (is_integer_in(v[1], FI_DIST_UNIFORM, FI_DIST_UNIFORM)
+            or is_integer_in(v[1], FI_DIST_NORMAL, FI_DIST_NORMAL)
+            or is_integer_in(v[1], FI_DIST_TRUNCNORM, FI_DIST_TRUNCNORM)) \
+            or not is_integer_in(v[2], 0, 16) or not is_integer_in(v[11], 0, 16) \
+            or not is_integer_in(v[12], 1, 4294967295.0):
+        return xla_error(frame, b"fastinit: `params` holds an invalid code")
+    code = xla_dtype_code(ret.dtype)
+    if code < 0 or code != <int> v[2]:
+        return xla_error(frame, b"fastinit: the result dtype is not the one `params` is for")
+    for k in range(ret.rank):
+        if ret.dims[k] < 0:
+            return xla_error(frame, b"fastinit: negative result dimension")
+        n *= ret.dims[k]
+    words = <const uint32_t *> arg.data
+    memset(&q, 0, sizeof(q))
+    q.key[0] = words[0]
+    q.key[1] = words[1]
+    q.start = 0
+    q.dist = <int> v[1]
+    q.dtype = code
+    q.p0 = v[3]
+    q.p1 = v[4]
+    q.lo = v[5]
+    q.hi = v[6]
+    q.za = v[7]
+    q.zb = v[8]
+    q.tn_alpha = v[9]
+    q.tn_m2 = v[10]
+    q.tn_method = <int> v[11]
+    q.max_attempts = <uint32_t> v[12]
+    if n > 0:
+        fi_advise_huge_pages(ret.data, <size_t> n * (8 if code == FI_F64 else 4 if code == FI_F32
+                                                     else 2))
+        fill_chunks(&q, ret.data, n, <int> words[2] if 1 <= words[2] <= 1024 else 1)
+    return NULL
+
+
+def xla_fill_handler():
+    """The XLA FFI handler that fills a stream's elements [0, n) into its result (see above), as
+    the PyCapsule ``jax.ffi.register_ffi_target`` takes."""
+    return PyCapsule_New(<void *> xla_fill, NULL, NULL)

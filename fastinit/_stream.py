@@ -245,6 +245,13 @@ class Stream:
         """
         self._kernel(np.dtype(dtype))
 
+    def kernel_for(self, dtype: npt.DTypeLike) -> tuple[_fill.Kernel, bool]:
+        """(the checked `_fill.Kernel` that writes this stream in `dtype`, `doubled`), for a
+        caller that runs the kernel outside `fill` (fastinit.jax's XLA handler).  `doubled`:
+        the kernel draws a halved interval and `fill` doubles its values afterwards (see
+        `_compute_kernel_args`).  Raises as `check_dtype` does."""
+        return self._kernel(np.dtype(dtype))
+
     def _kernel(self, dtype: np.dtype[Any],
                 max_attempts: int | None = None) -> tuple[_fill.Kernel, bool]:
         """(the _fill.Kernel for `dtype`, doubled): built from checked parameters, cached."""

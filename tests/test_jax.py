@@ -307,12 +307,141 @@ def test_flax_nnx_linear():
     assert abs(k.std() / (limit / math.sqrt(3)) - 1) < 0.01
 
 
+# ---- jit through XLA's FFI (fastinit.jax._xla) ------------------------------------------------
+
+STREAMED = ["uniform", "normal", "truncated_normal", "glorot_uniform", "glorot_normal",
+            "lecun_uniform", "he_normal", "kaiming_uniform"]
+
+
+def _lowered_text(f, *args):
+    return jax.jit(f).lower(*args).as_text()
+
+
+def _bits(a):
+    a = np.asarray(a)
+    return a.view(f"u{a.dtype.itemsize}").tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("name", STREAMED)
+def test_jit_fills_through_the_ffi_call_with_the_eager_bits(name, dtype):
+    init = getattr(fj, name)()
+    for shape in [(7, 13), (1, 1), (3, 0), (300, 257), (2, 3, 37)]:
+        f = lambda k: init(k, shape, dtype)  # noqa: E731
+        assert "fastinit_fill_stream" in _lowered_text(f, KEY), shape
+        jitted = jax.jit(f)(KEY)
+        assert jitted.dtype == jnp.dtype(dtype) and jitted.shape == shape
+        assert _bits(jitted) == _bits(init(KEY, shape, dtype)), shape
+
+
+def test_jit_ffi_float64():
+    with jax.enable_x64(True):
+        init = fj.truncated_normal(0.5)
+        f = jax.jit(lambda k: init(k, (301, 211), jnp.float64))
+        out = f(KEY)
+        assert out.dtype == jnp.float64
+        assert _bits(out) == _bits(init(KEY, (301, 211), jnp.float64))
+
+
+def test_jit_ffi_thread_count_changes_nothing():
+    # 90,000 elements: several OpenMP work items; the count is read when the program runs
+    init = fj.normal(1.0)
+    f = jax.jit(lambda k: init(k, (300, 300), jnp.float32))
+    eager = _bits(init(KEY, (300, 300), jnp.float32))
+    for n in (1, 2, 3):
+        fastinit.set_num_threads(n)
+        try:
+            assert _bits(f(KEY)) == eager, n
+        finally:
+            fastinit.set_num_threads(None)
+
+
+def test_jit_ffi_vmap_and_split_keys():
+    keys = jax.random.split(KEY, 3)
+    init = fj.he_normal()
+    batch = jax.jit(jax.vmap(lambda k: init(k, (64, 33), jnp.bfloat16)))(keys)
+    for i in range(3):
+        assert _bits(batch[i]) == _bits(init(keys[i], (64, 33), jnp.bfloat16))
+    assert _bits(batch[0]) != _bits(batch[1])
+
+
+def test_jit_ffi_inside_a_larger_program():
+    # the custom call's output feeds XLA's own ops and is returned beside them
+    init = fj.glorot_uniform()
+
+    def f(k):
+        w = init(k, (128, 64), jnp.float32)
+        return w, (w * 2.0).sum(), jnp.ones(3)
+
+    w, total, _ = jax.jit(f)(KEY)
+    eager = np.asarray(init(KEY, (128, 64), jnp.float32))
+    assert _bits(w) == _bits(eager)
+    assert np.isclose(float(total), 2 * eager.sum(dtype=np.float64), rtol=1e-5)
+
+
+def test_a_doubled_uniform_falls_back_to_callbacks():
+    # float32, |values| up to 2e38: the interval (4e38) is wider than float32's largest value,
+    # so the kernel draws half of it and doubles afterwards, which only the host path does
+    init = fj.variance_scaling(2e38 ** 2 * 4 / 3, "fan_in", "uniform")
+    shape = (4, 50)
+    f = lambda k: init(k, shape, jnp.float32)  # noqa: E731
+    assert "fastinit_fill_stream" not in _lowered_text(f, KEY)
+    eager = init(KEY, shape, jnp.float32)
+    assert np.abs(np.asarray(eager, np.float64)).max() > 1.7e38
+    assert _bits(jax.jit(f)(KEY)) == _bits(eager)
+
+
+def test_registration_refused_falls_back_with_a_warning(monkeypatch):
+    import fastinit.jax._xla as xla
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("unsupported FFI API version")
+
+    monkeypatch.setattr(xla, "_registered", None)
+    monkeypatch.setattr(jax.ffi, "register_ffi_target", refuse)
+    init = fj.normal(0.5)
+    f = lambda k: init(k, (33, 31), jnp.float32)  # noqa: E731
+    with pytest.warns(RuntimeWarning, match="did not accept fastinit's FFI handler"):
+        text = _lowered_text(f, KEY)
+    assert "fastinit_fill_stream" not in text
+    assert _bits(jax.jit(f)(KEY)) == _bits(init(KEY, (33, 31), jnp.float32))
+
+
+def _direct_call(operand, params, dtype=jnp.float32, shape=(4, 4)):
+    import fastinit.jax._xla as xla
+    assert xla.available()
+    call = jax.ffi.ffi_call(xla.TARGET, jax.ShapeDtypeStruct(shape, dtype))
+    return jax.jit(lambda o: call(o, params=params))(operand).block_until_ready()
+
+
+def test_the_handler_rejects_malformed_calls():
+    from fastinit._stream import Stream
+    key, params = Stream("normal", 5).kernel_for(np.float32)[0].xla_operands()
+    good = jnp.asarray(np.array([key[0], key[1], 1], np.uint32))
+    ref = Stream("normal", 5).fill(np.empty((4, 4), np.float32))
+    assert _bits(_direct_call(good, params)) == _bits(ref)
+    bad = [
+        (good, params[:-1], jnp.float32, "must be float64\\[13\\]"),
+        (good, np.r_[1.0, params[1:]], jnp.float32, "another layout"),
+        (good, np.r_[params[:1], 9.0, params[2:]], jnp.float32, "invalid code"),
+        (good, params, jnp.bfloat16, "not the one `params` is for"),
+        (good[:2], params, jnp.float32, "uint32\\[3\\]"),
+        (good.astype(jnp.int32), params, jnp.float32, "uint32\\[3\\]"),
+    ]
+    for operand, p, dtype, message in bad:
+        with pytest.raises(Exception, match="fastinit: .*" + message):
+            _direct_call(operand, p, dtype)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("name", ["uniform", "truncated_normal", "he_normal"])
 def test_jit_in_chunks_equals_eager(monkeypatch, name, dtype):
-    # chunks of 16 float32 / 32 bfloat16 elements: 91 elements = whole chunks and a tail
+    # the callback loop (other platforms, a refused FFI handler): chunks of 16 float32 / 32
+    # bfloat16 elements, so 91 elements = whole chunks and a tail
     import fastinit.jax._arrays as arrays
+    import fastinit.jax._xla as xla
     monkeypatch.setattr(arrays, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(xla, "_registered", False)
     init = getattr(fj, name)()
     for shape in [(7, 13), (4, 16), (2, 3, 37)]:
         eager = np.asarray(init(KEY, shape, dtype))
@@ -326,6 +455,9 @@ def test_jit_in_chunks_equals_eager(monkeypatch, name, dtype):
 _PEAK = """
 import jax
 import fastinit.jax as fj
+import fastinit.jax._xla as xla
+if not FFI:
+    xla._registered = False                     # the callback loop
 from benchmarks.benchmarks import _helpers as h
 init, key, shape = fj.normal(1.0), jax.random.key(0), (4096, 4096)
 f = (jax.jit(lambda k: init(k, shape, DTYPE)).lower(key).compile() if JIT
@@ -339,23 +471,25 @@ print(grown - 4096 * 4096 * jax.numpy.dtype(DTYPE).itemsize)
 @pytest.mark.skipif("FASTINIT_SANITIZE" in os.environ,
                     reason="under ASan the resident memory includes its shadow and quarantine")
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-@pytest.mark.parametrize("jit", [True, False])
-def test_memory_beyond_the_output_is_bounded(jit, dtype):
-    # a fresh process: peak RSS of one 2**24-element call minus the output.  Under jit: two 4 MiB
-    # pieces (chunked callbacks) and, for bfloat16, the float32 scratch of one piece; eagerly:
-    # nothing (the host buffer is adopted, not copied).
+@pytest.mark.parametrize("path", ["jit-ffi", "jit-callbacks", "eager"])
+def test_memory_beyond_the_output_is_bounded(path, dtype):
+    # a fresh process: peak RSS of one 2**24-element call minus the output.  Under jit through
+    # the FFI call: nothing (XLA's own output buffer is filled); through the callback loop: two
+    # 4 MiB pieces and, for bfloat16, the float32 scratch of one piece and the copy below;
+    # eagerly: nothing (the host buffer is adopted, not copied).
     import subprocess
     import sys
 
     from tests.test_adapters_absent import FASTINIT_DIR, ROOT
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(FASTINIT_DIR.parent) + os.pathsep
                + str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    code = f"JIT = {jit}\nDTYPE = {dtype!r}\n" + _PEAK
+    jit = path != "eager"
+    code = f"JIT = {jit}\nFFI = {path == 'jit-ffi'}\nDTYPE = {dtype!r}\n" + _PEAK
     r = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     extra = int(r.stdout.split()[-1])
     # bfloat16 under jit: XLA's CPU backend copies the output once more (the bitcast from the
     # uint16 loop carry; see fastinit.jax._arrays.traced_in_chunks)
-    output = 4096 * 4096 * 2 if (jit and dtype == "bfloat16") else 0
-    assert extra <= output + (16 if jit else 4) * 2**20, extra / 2**20
+    output = 4096 * 4096 * 2 if (path == "jit-callbacks" and dtype == "bfloat16") else 0
+    assert extra <= output + (16 if path == "jit-callbacks" else 4) * 2**20, extra / 2**20

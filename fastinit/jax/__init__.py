@@ -11,8 +11,12 @@ Install with ``pip install "fastinit-keras[jax]"``.
   ...)`` or in ``flax.nnx``.
 - The key names the stream through its data (`seed_from_key`): ``fastinit.seed_for_name(0,
   "jax.random.key:" + "-".join(f"{w:08x}" for w in key_data(key).ravel()))``.
-- Inside ``jax.jit`` the values come from a ``jax.pure_callback`` (computed on the host when the
-  program runs, copied once into the output).
+- Inside ``jax.jit`` on the CPU, a streamed initializer (uniform, normal, truncated normal and
+  the variance-scaling family) is an XLA FFI call that fills XLA's own output buffer in place on
+  fastinit's threads, after a tiny ``jax.pure_callback`` that maps the key to the stream
+  (`fastinit.jax._xla`); orthogonal and delta-orthogonal, and every initializer on other
+  platforms, come from ``jax.pure_callback`` (computed on the host when the program runs, then
+  copied into the output).  Either way the bits are the eager ones.
 - `make_array(init, shape, sharding, dtype, key_or_seed)`: each shard generated alone; the same
   global array, bit for bit, for every mesh and partition spec.
 - `keras_initializer(fastinit_initializer)`: a Keras 3 (JAX backend) initializer that answers

@@ -1,5 +1,7 @@
-"""Host arrays JAX can adopt without a copy, and the three ways fastinit.jax hands values to JAX:
-eagerly (`to_jax`), under a trace (`traced`), and shard by shard (`make_array`)."""
+"""Host arrays JAX can adopt without a copy, and the ways fastinit.jax hands host-computed values
+to JAX: eagerly (`to_jax`), under a trace (`traced`, `traced_in_chunks`) and shard by shard
+(`make_array`).  Streamed initializers under a trace on the CPU skip the host altogether:
+fastinit.jax._xla."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from fastinit._typing import Index, Shape
 from fastinit._validation import check_shape
 from fastinit.jax._arrays import aligned_empty, to_jax, traced, traced_in_chunks
 from fastinit.jax._keys import is_tracer, key_words, seed_from_key, seed_from_key_data
+from fastinit.jax._xla import traced_stream
 
 __all__ = [
     "Initializer", "constant", "zeros", "ones", "uniform", "normal", "truncated_normal",
@@ -69,8 +70,8 @@ class Initializer:
 
     ``init(key, shape, dtype=None, out_sharding=None)`` returns a ``jax.Array``: eagerly, the
     values are filled on the host (fastinit's threads) into a buffer JAX adopts without a copy
-    on a CPU device; under ``jax.jit``/``vmap`` they come from a ``jax.pure_callback`` (see
-    `fastinit.jax`).  `key` is a typed or raw JAX key, or an int used directly as fastinit's
+    on a CPU device; under ``jax.jit``/``vmap`` they come from an XLA FFI call that fills the
+    output in place, or from a ``jax.pure_callback`` (see `fastinit.jax`).  `key` is a typed or raw JAX key, or an int used directly as fastinit's
     seed.  `out_sharding`, when a concrete ``jax.sharding.Sharding``, builds the array shard by
     shard (`fastinit.jax.make_array`).
 
@@ -164,7 +165,8 @@ class _FastinitBacked(Initializer):
         def source(w: np.ndarray[Any, Any]) -> Source:
             return self._make(seed_from_key_data(w), shape).source(shape, dt)
 
-        return traced_in_chunks(source, words, shape, dt)
+        return traced_stream(source, words, shape, dt,
+                             lambda: traced_in_chunks(source, words, shape, dt))
 
     def _fill(self, seed: int, shape: Shape, dtype: np.dtype[Any],
               index: Index | None, out: np.ndarray[Any, Any]) -> None:
