@@ -28,8 +28,8 @@ FACTORIES = {
 
 
 class JaxInitializers:
-    """A new array per call: jax.nn.initializers under jit against fastinit.jax under jit
-    (pure_callback) and called eagerly."""
+    """A new array per call: jax.nn.initializers under jit against fastinit.jax under jit (its
+    XLA FFI call on the CPU; orthogonal: its pure_callback) and called eagerly."""
 
     params = ([2**20, 2**24], ["float32", "bfloat16"], list(FACTORIES),
               ["jax", "fastinit-jit", "fastinit-eager"])
