@@ -11,8 +11,12 @@ interleaved repeat by repeat so that load on a shared machine hits them alike; m
 - fastinit: ``fastinit.save_safetensors(path, fastinit.load_spec(gpt_1p3b.json), fsync=True)``,
   the spec loaded and validated inside the timing;
 - dd: a plain sequential write of the same byte count from one 64 MiB buffer of random bytes
-  (``os.write`` in a loop, like ``dd bs=64M``), then fsync: the disk's sequential write speed,
-  which no writer can beat;
+  (``os.write`` in a loop, like ``dd bs=64M``), then fsync: the disk's sequential write speed
+  through the page cache;
+- dd, O_DIRECT: the same with O_DIRECT (like ``dd bs=64M oflag=direct``) from a 4096-aligned
+  buffer, the last write padded to 4096 bytes and the file truncated to the byte count, then
+  fsync: the disk's speed without the page cache's copy and writeback (fastinit writes large
+  files this way on Linux), which no writer can beat;
 - fastinit, zeros: the same shapes and dtypes, every initializer "zeros": the writer's own
   cost (header, chunking, overlap, atomic rename) without the generation's, which on a
   machine with few cores can be slower than the disk;
@@ -59,6 +63,26 @@ DD = PRELUDE + textwrap.dedent("""
     left = nbytes
     while left:
         left -= os.write(fd, buf[:min(left, len(buf))])
+    os.fsync(fd)
+    os.close(fd)
+    secs = time.perf_counter() - t
+    print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, nbytes)
+""")
+
+DD_DIRECT = PRELUDE + textwrap.dedent("""
+    import mmap, os, resource, time
+    nbytes, out = int(sys.argv[1]), sys.argv[2]
+    chunk = 64 * 2**20
+    buf = memoryview(mmap.mmap(-1, chunk))   # page-aligned, as O_DIRECT needs
+    for i in range(0, chunk, 2**20):
+        buf[i:i + 2**20] = os.urandom(2**20)
+    t = time.perf_counter()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o666)
+    left = nbytes
+    while left:
+        n = min(left, chunk)
+        left -= min(n, os.write(fd, buf[:-(-n // 4096) * 4096]))
+    os.ftruncate(fd, nbytes)
     os.fsync(fd)
     os.close(fd)
     secs = time.perf_counter() - t
@@ -145,8 +169,10 @@ def main():
     spec_path = quick_spec(work) if args.quick else SPEC
     nbytes_data = load_spec(spec_path).nbytes
     out = os.path.join(work, "model.safetensors")
-    writers = {"fastinit": (FASTINIT, spec_path), "dd": (DD, None),
-               "fastinit, zeros": (FASTINIT, zeros_spec(spec_path, work))}
+    writers = {"fastinit": (FASTINIT, spec_path), "dd": (DD, None)}
+    if hasattr(os, "O_DIRECT"):
+        writers["dd, O_DIRECT"] = (DD_DIRECT, None)
+    writers["fastinit, zeros"] = (FASTINIT, zeros_spec(spec_path, work))
     if not args.no_torch:
         writers["torch + save_file"] = (TORCH, spec_path)
     results = {name: [] for name in writers}
@@ -154,7 +180,7 @@ def main():
         for _ in range(args.repeats):
             file_bytes = None
             for name, (code, arg) in writers.items():
-                if name == "dd":
+                if name.startswith("dd"):
                     arg = file_bytes or nbytes_data
                 r = run_fresh(code, arg, out)
                 os.remove(out)
@@ -170,14 +196,18 @@ def main():
           f"{os.path.basename(spec_path)}: {nbytes_data / 1e9:.3f} GB of tensors; "
           f"{args.repeats} interleaved repeats, medians; every writer fsyncs")
     dd_secs = statistics.median(r[0] for r in results["dd"])
-    print(f"{'writer':<20} {'time (s)':>9} {'GB/s':>7} {'vs dd':>7} {'peak RSS (MiB)':>15}")
+    direct = "dd, O_DIRECT" in results
+    dio_secs = statistics.median(r[0] for r in results["dd, O_DIRECT"]) if direct else None
+    print(f"{'writer':<20} {'time (s)':>9} {'GB/s':>7} {'vs dd':>7}"
+          + (f" {'vs dd O_DIRECT':>15}" if direct else "") + f" {'peak RSS (MiB)':>15}")
     for name, rs in results.items():
         secs = statistics.median(r[0] for r in rs)
         peak = statistics.median(r[1] for r in rs)
         size = rs[0][2]
-        print(f"{name:<20} {secs:>9.2f} {size / secs / 1e9:>7.3f} "
-              f"{dd_secs / secs:>6.0%} {peak / 2**20:>15.0f}")
-    print("(vs dd: the dd time over the writer's time; 100% is the disk's sequential speed)")
+        print(f"{name:<20} {secs:>9.2f} {size / secs / 1e9:>7.3f} {dd_secs / secs:>6.0%}"
+              + (f" {dio_secs / secs:>14.0%}" if direct else "") + f" {peak / 2**20:>15.0f}")
+    print("(vs dd, vs dd O_DIRECT: that dd's time over the writer's time; 100% is the disk's "
+          "sequential speed through the page cache, or without it)")
 
 
 if __name__ == "__main__":
