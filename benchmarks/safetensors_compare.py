@@ -11,8 +11,17 @@ interleaved repeat by repeat so that load on a shared machine hits them alike; m
 - fastinit: ``fastinit.save_safetensors(path, fastinit.load_spec(gpt_1p3b.json), fsync=True)``,
   the spec loaded and validated inside the timing;
 - dd: a plain sequential write of the same byte count from one 64 MiB buffer of random bytes
-  (``os.write`` in a loop, like ``dd bs=64M``), then fsync: the disk's sequential write speed,
-  which no writer can beat;
+  (``os.write`` in a loop, like ``dd bs=64M``), then fsync: the disk's sequential write speed
+  through the page cache;
+- dd, O_DIRECT: the same with O_DIRECT (like ``dd bs=64M oflag=direct``) from a 4096-aligned
+  buffer, the last write padded to 4096 bytes and the file truncated to the byte count, then
+  fsync: the disk's speed without the page cache's copy and writeback (fastinit writes large
+  files this way on Linux);
+- dd, O_DIRECT, same bytes: the same, writing the bytes fastinit just wrote (read into memory
+  before the timing; skipped without twice the file's size of free memory).  Some disks'
+  speed depends on the data (a virtual disk whose host compresses, a device that detects
+  zeros): this row, not the random bytes of the two others, is what no writer of this file
+  can beat;
 - fastinit, zeros: the same shapes and dtypes, every initializer "zeros": the writer's own
   cost (header, chunking, overlap, atomic rename) without the generation's, which on a
   machine with few cores can be slower than the disk;
@@ -59,6 +68,51 @@ DD = PRELUDE + textwrap.dedent("""
     left = nbytes
     while left:
         left -= os.write(fd, buf[:min(left, len(buf))])
+    os.fsync(fd)
+    os.close(fd)
+    secs = time.perf_counter() - t
+    print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, nbytes)
+""")
+
+DD_DIRECT = PRELUDE + textwrap.dedent("""
+    import mmap, os, resource, time
+    nbytes, out = int(sys.argv[1]), sys.argv[2]
+    chunk = 64 * 2**20
+    buf = memoryview(mmap.mmap(-1, chunk))   # page-aligned, as O_DIRECT needs
+    for i in range(0, chunk, 2**20):
+        buf[i:i + 2**20] = os.urandom(2**20)
+    t = time.perf_counter()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o666)
+    left = nbytes
+    while left:
+        n = min(left, chunk)
+        left -= min(n, os.write(fd, buf[:-(-n // 4096) * 4096]))
+    os.ftruncate(fd, nbytes)
+    os.fsync(fd)
+    os.close(fd)
+    secs = time.perf_counter() - t
+    print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, nbytes)
+""")
+
+DD_SAME = PRELUDE + textwrap.dedent("""
+    import mmap, os, resource, time
+    src, out = sys.argv[1], sys.argv[2]
+    nbytes = os.path.getsize(src)
+    chunk = 64 * 2**20
+    bufs = []
+    with open(src, "rb", buffering=0) as f:
+        for _ in range(0, nbytes, chunk):
+            m = mmap.mmap(-1, chunk)     # page-aligned, as O_DIRECT needs
+            f.readinto(m)
+            bufs.append(memoryview(m))
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)   # out of the page cache
+    t = time.perf_counter()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o666)
+    left = nbytes
+    for buf in bufs:
+        n = min(left, chunk)
+        left -= min(n, os.write(fd, buf[:-(-n // 4096) * 4096]))
+    os.ftruncate(fd, nbytes)
     os.fsync(fd)
     os.close(fd)
     secs = time.perf_counter() - t
@@ -145,8 +199,13 @@ def main():
     spec_path = quick_spec(work) if args.quick else SPEC
     nbytes_data = load_spec(spec_path).nbytes
     out = os.path.join(work, "model.safetensors")
-    writers = {"fastinit": (FASTINIT, spec_path), "dd": (DD, None),
-               "fastinit, zeros": (FASTINIT, zeros_spec(spec_path, work))}
+    writers = {"fastinit": (FASTINIT, spec_path), "dd": (DD, None)}
+    same = os.path.join(work, "fastinit_bytes")
+    if hasattr(os, "O_DIRECT"):
+        writers["dd, O_DIRECT"] = (DD_DIRECT, None)
+        if os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") > 2 * nbytes_data:
+            writers["dd, O_DIRECT, same bytes"] = (DD_SAME, same)
+    writers["fastinit, zeros"] = (FASTINIT, zeros_spec(spec_path, work))
     if not args.no_torch:
         writers["torch + save_file"] = (TORCH, spec_path)
     results = {name: [] for name in writers}
@@ -154,13 +213,17 @@ def main():
         for _ in range(args.repeats):
             file_bytes = None
             for name, (code, arg) in writers.items():
-                if name == "dd":
+                if name in ("dd", "dd, O_DIRECT"):
                     arg = file_bytes or nbytes_data
                 r = run_fresh(code, arg, out)
-                os.remove(out)
-                results[name].append(r)
                 if name == "fastinit":
                     file_bytes = r[2]
+                    os.replace(out, same)   # the bytes "same bytes" writes
+                else:
+                    os.remove(out)
+                results[name].append(r)
+            if os.path.exists(same):
+                os.remove(same)
     finally:
         for f in os.listdir(work):   # the specs, and a file left by a failed child
             os.remove(os.path.join(work, f))
@@ -169,16 +232,22 @@ def main():
     print(f"fastinit {fastinit.__version__}, {os.cpu_count()} cores; spec "
           f"{os.path.basename(spec_path)}: {nbytes_data / 1e9:.3f} GB of tensors; "
           f"{args.repeats} interleaved repeats, medians; every writer fsyncs")
-    dd_secs = statistics.median(r[0] for r in results["dd"])
-    print(f"{'writer':<20} {'time (s)':>9} {'GB/s':>7} {'vs dd':>7} {'peak RSS (MiB)':>15}")
+    # Each writer's share of each baseline: the baseline's time over the writer's.
+    bases = [(col, statistics.median(r[0] for r in results[name]))
+             for col, name in [("vs dd", "dd"), ("vs O_DIRECT", "dd, O_DIRECT"),
+                               ("vs same bytes", "dd, O_DIRECT, same bytes")]
+             if name in results]
+    print(f"{'writer':<25} {'time (s)':>9} {'GB/s':>7}"
+          + "".join(f" {col:>14}" for col, _ in bases) + f" {'peak RSS (MiB)':>15}")
     for name, rs in results.items():
         secs = statistics.median(r[0] for r in rs)
         peak = statistics.median(r[1] for r in rs)
         size = rs[0][2]
-        print(f"{name:<20} {secs:>9.2f} {size / secs / 1e9:>7.3f} "
-              f"{dd_secs / secs:>6.0%} {peak / 2**20:>15.0f}")
-    print("(vs dd: the dd time over the writer's time; 100% is the disk's sequential speed)")
-
+        print(f"{name:<25} {secs:>9.2f} {size / secs / 1e9:>7.3f}"
+              + "".join(f" {b / secs:>14.0%}" for _, b in bases) + f" {peak / 2**20:>15.0f}")
+    print("(vs X: the time of dd X over the writer's; 100% is the disk's sequential speed for "
+          "random bytes through the page cache (dd) or without it (O_DIRECT), or for the bytes "
+          "fastinit writes (same bytes))")
 
 if __name__ == "__main__":
     main()

@@ -23,7 +23,8 @@ from types import FrameType
 
 import numpy as np
 
-from fastinit._chunks import ByteCounter, progress_bar, write_all, write_pieces
+from fastinit._chunks import (ByteCounter, direct_io_wanted, progress_bar, write_all,
+                              write_pieces)
 from fastinit._regions import Source
 from fastinit._validation import fmt_bytes
 
@@ -233,11 +234,16 @@ def write_atomically(target: Target, pieces: Sequence[bytes | bytearray | Source
     A caller writing several files passes its own `counter` (with its progress bar over all
     of them); `progress` is then ignored.
 
+    Files of 64 MiB or more are written with O_DIRECT on Linux, bypassing the page cache
+    (fastinit._chunks.direct_io_wanted: FASTINIT_DIRECT_IO=0 or 1 forces it off or on); a
+    filesystem that refuses it is written through the page cache, with the same bytes.
+
     Returns a list with, per piece, its statistics (None for bytes, complex values, or without
     `stats`).
     """
     nbytes = sum(len(p) if isinstance(p, (bytes, bytearray)) else p.size * p.dtype.itemsize
                  for p in pieces)
+    direct = direct_io_wanted(nbytes)
     check_space(target, nbytes)
     tmp = temp_path(target.dirname, os.path.basename(target.final))
     show = counter is None and progress and nbytes >= progress_min_bytes
@@ -246,7 +252,7 @@ def write_atomically(target: Target, pieces: Sequence[bytes | bytearray | Source
         if counter is None:
             counter = ByteCounter(bar)
         results = _write_to_temp_then_rename(target, tmp, pieces, chunk_bytes, counter, nbytes,
-                                             fsync, stats)
+                                             fsync, stats, direct)
     if fsync:
         with contextlib.suppress(OSError):
             dfd = os.open(target.dirname, os.O_RDONLY)
@@ -259,7 +265,8 @@ def write_atomically(target: Target, pieces: Sequence[bytes | bytearray | Source
 
 def _write_to_temp_then_rename(target: Target, tmp: str,
                                pieces: Sequence[bytes | bytearray | Source], chunk_bytes: int,
-                               counter: ByteCounter, nbytes: int, fsync: bool, stats: bool
+                               counter: ByteCounter, nbytes: int, fsync: bool, stats: bool,
+                               direct: bool = False
                                ) -> list[tuple[float, float, float, float] | None]:
     path = target.path
     fd = -1
@@ -272,7 +279,7 @@ def _write_to_temp_then_rename(target: Target, tmp: str,
                          0o666)
         finally:
             _restore_signals(mask)
-        results = write_pieces(fd, pieces, chunk_bytes, counter, stats)
+        results = write_pieces(fd, pieces, chunk_bytes, counter, stats, direct)
         if target.st is not None:
             _keep_owner_and_mode(fd, target.st)
         if fsync:

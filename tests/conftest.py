@@ -9,6 +9,15 @@ def float_dtype(request):
     return dtype_of(request.param)
 
 
+@pytest.fixture(params=["0", "1"], ids=["buffered", "direct"])
+def direct_io(request, monkeypatch):
+    """Runs a test with FASTINIT_DIRECT_IO=0 (files written through the page cache) and =1
+    (O_DIRECT wherever the filesystem takes it, whatever the size); child processes inherit
+    it."""
+    monkeypatch.setenv("FASTINIT_DIRECT_IO", request.param)
+    return request.param == "1"
+
+
 @pytest.fixture(autouse=True)
 def _reset_threads():
     yield

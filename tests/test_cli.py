@@ -167,7 +167,7 @@ def test_console_script(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), np.eye(4, dtype=np.float32))
 
 
-def test_sigterm_during_create(tmp_path):
+def test_sigterm_during_create(tmp_path, direct_io):
     """SIGTERM mid-write: exit status 143, one line on stderr, no file, no temp file."""
     code = """
         import sys

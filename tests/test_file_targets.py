@@ -98,7 +98,7 @@ def test_symlink_loop_is_refused(tmp_path):
     assert (tmp_path / "a").is_symlink()
 
 
-def test_failure_behind_a_symlink_leaves_both_untouched(tmp_path, monkeypatch):
+def test_failure_behind_a_symlink_leaves_both_untouched(tmp_path, monkeypatch, direct_io):
     (tmp_path / "d").mkdir()
     real = tmp_path / "d" / "real.npy"
     real.write_bytes(b"old")

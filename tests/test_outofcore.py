@@ -34,7 +34,7 @@ CHUNK_ELEMS = [1, 3, 5, 7, 64, 1001, 4096]
 
 @pytest.mark.parametrize("name,make", RANDOM, ids=[r[0] for r in RANDOM])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64", "float16"])
-def test_save_npy_is_np_save_of_the_in_memory_result(tmp_path, name, make, dtype):
+def test_save_npy_is_np_save_of_the_in_memory_result(tmp_path, direct_io, name, make, dtype):
     init = make()
     shape = (33, 31)  # 1023 elements: not a multiple of any block size
     ref = init(shape, dtype)
@@ -80,7 +80,7 @@ def test_save_npy_by_name_and_seed(tmp_path, dtype):
     (fastinit.Identity(gain=2.0), (19, 7), "bfloat16"),
     (fastinit.Identity(), (5, 6), "int32"),
 ])
-def test_non_random_initializers_chunk(tmp_path, init, shape, dtype):
+def test_non_random_initializers_chunk(tmp_path, direct_io, init, shape, dtype):
     ref = init(shape, dtype)
     dt = np.dtype(BF16 if dtype == "bfloat16" else dtype)
     for elems in (1, 2, 5, 8, 13, 1000):
@@ -219,7 +219,7 @@ def test_unwritable_paths(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["file"]
 
 
-def test_disk_full_during_write(tmp_path, monkeypatch):
+def test_disk_full_during_write(tmp_path, monkeypatch, direct_io):
     p = tmp_path / "full.npy"
     p.write_bytes(b"old")
     real_write = os.write

@@ -30,7 +30,7 @@ _SLOW_WRITER = """
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_write_leaves_nothing(tmp_path, sig):
+def test_signal_mid_write_leaves_nothing(tmp_path, direct_io, sig):
     target = tmp_path / "big.npy"
     proc = start_slow_writer(_SLOW_WRITER, target)
     out, err = interrupt_mid_write(proc, tmp_path, sig)

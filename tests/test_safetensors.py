@@ -88,7 +88,7 @@ def tensor_dicts(draw):
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(tensor_dicts())
-def test_byte_identical_to_safetensors_numpy(tmp_path, case):
+def test_byte_identical_to_safetensors_numpy(tmp_path, direct_io, case):
     tensors, meta = case
     path = tmp_path / "a.safetensors"
     fastinit.save_safetensors(path, tensors, metadata=meta, force=True, chunk_bytes=24)
@@ -483,7 +483,7 @@ _SLOW_WRITER = """
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_write_leaves_nothing(tmp_path, sig):
+def test_signal_mid_write_leaves_nothing(tmp_path, direct_io, sig):
     proc = start_slow_writer(_SLOW_WRITER, tmp_path / "m.safetensors")
     out, err = interrupt_mid_write(proc, tmp_path, sig)
     assert proc.returncode == 3, (out, err)
