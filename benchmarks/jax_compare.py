@@ -9,7 +9,11 @@ orthogonal at 4096², float32 and bfloat16, each a new array: jax.nn.initializer
 its pure_callback), and fastinit.jax called eagerly (its host buffer adopted by the CPU device).  Each (library, case) runs in a fresh
 process on every core: peak RSS above the output during the first call (VmHWM after
 /proc/self/clear_refs, minus the RSS before, minus the output's bytes), then the median time of
---repeats calls.
+--repeats calls.  Between two processes the script waits --settle seconds (default 3): on this
+VM the memory a process frees is handed back to the host (virtio free-page reporting) for about a
+second, and a process that starts meanwhile pays host page faults on its fresh buffers (measured:
+a 128 MiB bfloat16 output at 155 ms a call for about a second after JAX's process exits, 13 ms
+after a 3 s pause), which would charge one library for the memory of the one run before it.
 
 Table 2: a 2**28-element float32 table (16384 x 16384, 1 GiB) sharded by rows over 8 host CPU
 devices (XLA_FLAGS=--xla_force_host_platform_device_count=8): fastinit.jax.make_array against
@@ -23,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -93,6 +98,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--no-sharded", action="store_true")
+    ap.add_argument("--settle", type=float, default=3.0,
+                    help="seconds to wait between two processes (see the module doc)")
     args = ap.parse_args()
 
     print(f"{'case':<18}{'dtype':<10}" + "".join(f"{lib:>24}" for lib in LIBS)
@@ -105,6 +112,7 @@ def main():
         for dtype in ("float32", "bfloat16"):
             res = {}
             for lib in LIBS:
+                time.sleep(args.settle)
                 try:
                     res[lib] = child(CHILD.format(root=ROOT, bench=HERE, args=(
                         lib, name, kwargs, shape, dtype, args.repeats)))
@@ -124,6 +132,7 @@ def main():
     env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
     print(f"\nsharded normal(0.02), {shape} float32 over 8 host devices, rows sharded:")
     for lib in ("jax", "fastinit.jax"):
+        time.sleep(args.settle)
         r = child(SHARDED.format(root=ROOT, bench=HERE, args=(lib, shape)), env)
         print(f"  {lib:<14}{r['seconds']:>8.2f} s   peak over the array {r['extra'] / MiB:>+8.1f} "
               f"MiB", flush=True)

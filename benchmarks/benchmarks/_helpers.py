@@ -142,8 +142,9 @@ def jax_init(name, kwargs, shape, dtype, threads):
 
 
 def fastinit_jax_init(name, kwargs, shape, dtype, threads, jit=True):
-    """fastinit.jax's factory `name`: under jax.jit (a pure_callback, compiled ahead of time
-    like jax_init's) or eagerly (the host buffer adopted by the CPU device)."""
+    """fastinit.jax's factory `name`: under jax.jit (compiled ahead of time like jax_init's: the
+    XLA FFI call on the CPU, a pure_callback for orthogonal) or eagerly (the host buffer adopted
+    by the CPU device)."""
     limit_jax_threads(threads)
     import jax
 
