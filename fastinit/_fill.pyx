@@ -26,6 +26,7 @@ import numpy as np
 cimport numpy as cnp
 from cpython.pycapsule cimport PyCapsule_New
 from cython.parallel cimport prange
+from libc.math cimport isfinite
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset, strncmp
 
@@ -112,18 +113,15 @@ cdef int threads_for(int64_t n, int64_t items, int n_threads) noexcept nogil:
     return nt if nt > 1 else 1
 
 
-cdef void fill_chunks(const fi_fill_params *q, void *buf, int64_t n,
-                      int n_threads) noexcept nogil:
+cdef extern from "fi_parallel.h" nogil:
+    void fi_fill_chunks(const fi_fill_params *q, void *buf, int64_t n, int64_t chunk,
+                        int threads) noexcept
+
+
+cdef inline void fill_chunks(const fi_fill_params *q, void *buf, int64_t n,
+                             int n_threads) noexcept nogil:
     """Buffer elements [0, n) over a static OpenMP schedule of CHUNK-element work items."""
-    cdef int64_t nchunks = (n + CHUNK - 1) // CHUNK
-    cdef int64_t c, off
-    cdef int nt = threads_for(n, nchunks, n_threads)
-    if nt == 1:
-        fi_fill_range(q, buf, 0, n)
-    else:
-        for c in prange(nchunks, num_threads=nt, schedule='static'):
-            off = c * CHUNK
-            fi_fill_range(q, buf, off, min(CHUNK, n - off))
+    fi_fill_chunks(q, buf, n, CHUNK, threads_for(n, (n + CHUNK - 1) // CHUNK, n_threads))
 
 
 cdef class Kernel:
@@ -318,18 +316,20 @@ def fill_constant(cnp.ndarray out, value, int n_threads=1):
 # XLA calls a registered FFI handler with a call frame holding its operands, results and
 # attributes (the C API of xla/ffi/api/c_api.h, vendored under src/third_party: a stable C ABI
 # with a struct_size in every struct).  `xla_fill_handler` fills the call's one result buffer in
-# place, on fastinit's OpenMP threads, with the same fill_chunks as Kernel.fill: the bits are the
-# eager ones, the buffer is XLA's own output (no copy, no zeroing), and nothing here touches
-# Python or the GIL.
+# place, on fastinit's OpenMP threads, with the same fill_chunks as Kernel.fill (a C loop,
+# src/fi_parallel.h): the bits are the eager ones, the buffer is XLA's own output (no copy, no
+# zeroing), and nothing here touches Python or the GIL (the handler runs on XLA's threads).
 #
 #   operand 0: uint32[3] = (key word 0, key word 1, thread count)
 #   result 0:  the output, float32 / float64 / float16 / bfloat16, any shape (C order)
 #   attribute "params": float64[XLA_PARAMS_SIZE] = Kernel.xla_operands()[1], laid out as
 #       (XLA_PARAMS_LAYOUT, dist, dtype code, p0, p1, lo, hi, za, zb, tn_alpha, tn_m2, tn_method,
 #        max_attempts); every integer in it is exact in float64.
-# A call whose operands or attributes do not have this form, or whose result dtype is not the
-# one the parameters were checked for, returns an INVALID_ARGUMENT error to XLA (which raises it
-# in Python) and writes nothing.
+# A call whose operands or attributes do not have this form, whose parameters fail the checks
+# fastinit._stream makes before it builds a Kernel (known codes, finite values, non-empty
+# intervals), or whose result dtype is not the one the parameters were checked for, returns an
+# INVALID_ARGUMENT error to XLA (which raises it in Python) and writes nothing.  A thread count
+# over 1024 is clamped to 1024.
 
 cdef extern from "fi_pages.h" nogil:
     void fi_advise_huge_pages(void *data, size_t nbytes) noexcept
@@ -435,6 +435,8 @@ cdef XLA_FFI_Error *xla_error(const XLA_FFI_CallFrame *frame, const char *messag
     args.struct_size = XLA_FFI_Error_Create_Args_STRUCT_SIZE
     args.message = message
     args.errc = XLA_FFI_Error_Code_INVALID_ARGUMENT
+    if frame.api == NULL:       # older XLA builds the metadata call frame without an API
+        return NULL
     return frame.api.XLA_FFI_Error_Create(&args)
 
 
@@ -471,6 +473,8 @@ cdef XLA_FFI_Error *xla_fill(XLA_FFI_CallFrame *frame) noexcept nogil:
         ext = <XLA_FFI_Metadata_Extension *> frame.extension_start
         if ext.extension_base.struct_size < XLA_FFI_Metadata_Extension_STRUCT_SIZE \
                 or ext.metadata.struct_size < XLA_FFI_Metadata_STRUCT_SIZE:
+            # Nothing written: without an API to report the error with, XLA reads version 0.0
+            # and refuses the handler.
             return xla_error(frame, b"fastinit: XLA's FFI metadata structs are too small")
         ext.metadata.api_version.struct_size = XLA_FFI_Api_Version_STRUCT_SIZE
         ext.metadata.api_version.extension_start = NULL
@@ -504,9 +508,19 @@ cdef XLA_FFI_Error *xla_fill(XLA_FFI_CallFrame *frame) noexcept nogil:
     if not (is_integer_in(v[1], FI_DIST_UNIFORM, FI_DIST_UNIFORM)
             or is_integer_in(v[1], FI_DIST_NORMAL, FI_DIST_NORMAL)
             or is_integer_in(v[1], FI_DIST_TRUNCNORM, FI_DIST_TRUNCNORM)) \
-            or not is_integer_in(v[2], 0, 16) or not is_integer_in(v[11], 0, 16) \
+            or not is_integer_in(v[2], 0, 16) \
+            or not is_integer_in(v[11], FI_TN_NORMAL, FI_TN_EXP_NEG) \
             or not is_integer_in(v[12], 1, 4294967295.0):
         return xla_error(frame, b"fastinit: `params` holds an invalid code")
+    # The values Kernel's callers (fastinit._stream) check before building one: a NaN bound or an
+    # empty interval would give NaN output or a truncated normal that rejects ~2**32 times per
+    # element.
+    for k in range(3, 11):
+        if not isfinite(v[k]):
+            return xla_error(frame, b"fastinit: `params` holds a value that is not finite")
+    if not v[5] <= v[6] or (is_integer_in(v[1], FI_DIST_TRUNCNORM, FI_DIST_TRUNCNORM)
+                            and not v[7] < v[8]):
+        return xla_error(frame, b"fastinit: `params` holds an empty interval")
     code = xla_dtype_code(ret.dtype)
     if code < 0 or code != <int> v[2]:
         return xla_error(frame, b"fastinit: the result dtype is not the one `params` is for")
@@ -534,7 +548,7 @@ cdef XLA_FFI_Error *xla_fill(XLA_FFI_CallFrame *frame) noexcept nogil:
     if n > 0:
         fi_advise_huge_pages(ret.data, <size_t> n * (8 if code == FI_F64 else 4 if code == FI_F32
                                                      else 2))
-        fill_chunks(&q, ret.data, n, <int> words[2] if 1 <= words[2] <= 1024 else 1)
+        fill_chunks(&q, ret.data, n, <int> (words[2] if words[2] <= 1024 else 1024))
     return NULL
 
 

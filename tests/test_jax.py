@@ -407,6 +407,53 @@ def test_registration_refused_falls_back_with_a_warning(monkeypatch):
     assert _bits(jax.jit(f)(KEY)) == _bits(init(KEY, (33, 31), jnp.float32))
 
 
+_REFUSED = """
+import ctypes, warnings
+import jax, jax.numpy as jnp, numpy as np
+import fastinit.jax as fj
+import fastinit.jax._xla as xla
+from fastinit import _fill
+# An FFI handler every jaxlib refuses: it leaves the metadata XLA asks for unwritten (version 0.0).
+HANDLER = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(lambda frame: None)
+new_capsule = ctypes.pythonapi.PyCapsule_New
+new_capsule.restype, new_capsule.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                               ctypes.c_void_p]
+capsule = new_capsule(ctypes.cast(HANDLER, ctypes.c_void_p), None, None)
+class Refused:
+    def __getattr__(self, name):
+        return getattr(_fill, name)
+    def xla_fill_handler(self):
+        return capsule
+xla._fill = Refused()
+init = fj.normal(1.0)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    # the first jax call of the process is a trace: no CPU client exists yet
+    jax.eval_shape(lambda k: init(k, (4, 4)), jax.ShapeDtypeStruct((2,), jnp.uint32))
+    key = jax.random.key(3)
+    y = jax.jit(lambda k: init(k, (40, 30)))(key)
+assert xla._registered is False, xla._registered
+assert any("did not accept fastinit's FFI handler" in str(w.message) for w in caught), caught
+assert np.asarray(y).tobytes() == np.asarray(init(key, (40, 30))).tobytes()
+print("ok")
+"""
+
+
+def test_a_handler_xla_refuses_falls_back_even_before_the_cpu_client_exists():
+    # jaxlib queues a target registered before its CPU client starts and checks the handler only
+    # then, where a refusal would break the backend ("Unable to initialize backend 'cpu'"); a
+    # fresh process whose first jax call is a trace checks that the refusal lands in available()
+    import subprocess
+    import sys
+
+    from tests.test_adapters_absent import FASTINIT_DIR, ROOT
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(FASTINIT_DIR.parent) + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", _REFUSED], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=300)
+    assert r.returncode == 0 and r.stdout.split()[-1:] == ["ok"], r.stderr[-3000:]
+
+
 def _direct_call(operand, params, dtype=jnp.float32, shape=(4, 4)):
     import fastinit.jax._xla as xla
     assert xla.available()
@@ -420,10 +467,23 @@ def test_the_handler_rejects_malformed_calls():
     good = jnp.asarray(np.array([key[0], key[1], 1], np.uint32))
     ref = Stream("normal", 5).fill(np.empty((4, 4), np.float32))
     assert _bits(_direct_call(good, params)) == _bits(ref)
+    # a thread count beyond the handler's cap is clamped, not refused: the bits do not change
+    many = jnp.asarray(np.array([key[0], key[1], 2**31], np.uint32))
+    assert _bits(_direct_call(many, params, shape=(300, 301))) \
+        == _bits(Stream("normal", 5).fill(np.empty((300, 301), np.float32)))
+    tn_params = Stream("truncated_normal", 5).kernel_for(np.float32)[0].xla_operands()[1]
     bad = [
         (good, params[:-1], jnp.float32, "must be float64\\[13\\]"),
         (good, np.r_[1.0, params[1:]], jnp.float32, "another layout"),
         (good, np.r_[params[:1], 9.0, params[2:]], jnp.float32, "invalid code"),
+        (good, np.r_[params[:11], 7.0, params[12:]], jnp.float32, "invalid code"),
+        (good, np.r_[params[:12], 0.0], jnp.float32, "invalid code"),
+        (good, np.r_[params[:3], np.nan, params[4:]], jnp.float32, "not finite"),
+        (good, np.r_[params[:4], np.inf, params[5:]], jnp.float32, "not finite"),
+        (good, np.r_[params[:5], params[6], params[5], params[7:]], jnp.float32,
+         "empty interval"),
+        (good, np.r_[tn_params[:7], tn_params[8], tn_params[7], tn_params[9:]], jnp.float32,
+         "empty interval"),
         (good, params, jnp.bfloat16, "not the one `params` is for"),
         (good[:2], params, jnp.float32, "uint32\\[3\\]"),
         (good.astype(jnp.int32), params, jnp.float32, "uint32\\[3\\]"),

@@ -45,6 +45,9 @@ def available() -> bool:
     global _registered
     if _registered is None:
         try:
+            # With no CPU client yet, jaxlib only queues the target and checks the handler when
+            # the client starts, where a refusal breaks the backend instead of landing here.
+            jax.devices("cpu")
             jax.ffi.register_ffi_target(TARGET, _fill.xla_fill_handler(), platform="cpu")
             _registered = True
         except Exception as exc:  # an XLA too old or too new for this build's FFI header

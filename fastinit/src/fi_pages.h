@@ -11,12 +11,14 @@
 #include <stdint.h>
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 static inline void fi_advise_huge_pages(void *data, size_t nbytes)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t page = 4096;
+    const long page_size = sysconf(_SC_PAGESIZE);   /* 4 KiB on x86-64; 16/64 KiB elsewhere */
+    const uintptr_t page = page_size > 0 ? (uintptr_t)page_size : 4096;
     uintptr_t a = ((uintptr_t)data + page - 1) & ~(page - 1);
     uintptr_t b = ((uintptr_t)data + nbytes) & ~(page - 1);
     if (nbytes >= ((size_t)4 << 20) && b > a)
