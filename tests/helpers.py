@@ -88,7 +88,12 @@ def wait_for_temp(directory, proc, timeout=60):
 
 # Starts a child script: every chunk write takes 0.05 s more, time enough to interrupt it.
 SLOW_WRITES = textwrap.dedent("""
+    import signal
     import time
+    # A non-interactive shell starts background jobs with SIGINT ignored, and a Python started
+    # so leaves it ignored: give the writer the KeyboardInterrupt handler it has at a terminal,
+    # however the test run was launched.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from fastinit import _chunks
     _write_all = _chunks.write_all
     def _slow_write_all(fd, buf):
