@@ -235,7 +235,8 @@ def save_safetensors(path: PathLike, tensors: Mapping[str, Any] | ModelSpec, *,
                      chunk_bytes: int = DEFAULT_CHUNK_BYTES, fsync: bool = False,
                      stats: bool = False,
                      _on_stats: Callable[[str, tuple[float, float, float, float] | None], None]
-                     | None = None) -> list[str]:
+                     | None = None,
+                     _force_hint: str = "pass force=True to overwrite it") -> list[str]:
     """Write `tensors` to a safetensors file (or shards), streamed in bounded memory.
 
     Each tensor is generated chunk by chunk straight into the file (two chunk buffers in all,
@@ -316,8 +317,9 @@ def save_safetensors(path: PathLike, tensors: Mapping[str, Any] | ModelSpec, *,
         header, ordered = safetensors_header(part, meta)
         jobs.append((files[k - 1], header, ordered))
     # Every destination is checked before any file is written.
-    targets = [resolve_target(f, force) for f, _, _ in jobs]
-    index_target = resolve_target(index_path, force) if write_index and index_path else None
+    targets = [resolve_target(f, force, force_hint=_force_hint) for f, _, _ in jobs]
+    index_target = (resolve_target(index_path, force, force_hint=_force_hint)
+                    if write_index and index_path else None)
     total = sum(len(h) + sum(_nbytes(s) for _, s in o) for _, h, o in jobs)
     if targets:
         check_space(targets[0], total)

@@ -271,7 +271,8 @@ def _create_from_spec(args: argparse.Namespace, out: TextIO) -> int:
             args.path, spec, max_shard_size=limit, force=args.force,
             progress=args.progress and spec.nbytes >= 64 * 2**20,
             chunk_bytes=args.chunk_mib * 2**20, stats=args.stats,
-            _on_stats=lambda name, st: stats.__setitem__(name, st))
+            _on_stats=lambda name, st: stats.__setitem__(name, st),
+            _force_hint="pass --force to overwrite it")
     secs = time.perf_counter() - t0
     nbytes = spec.nbytes
     rate = nbytes / secs / 1e9 if secs > 0 else math.inf

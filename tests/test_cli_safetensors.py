@@ -78,6 +78,28 @@ def test_sharded_create_and_info(tmp_path, spec_file, capsys):
     assert "MISSING" in capsys.readouterr().out
 
 
+def test_existing_files_name_the_cli_flag(tmp_path, spec_file, capsys):
+    # The library's hint is force=True; a CLI user needs the flag.  Sharded output is checked
+    # file by file (a shard or the index may be the one that exists), before anything is written.
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"keep")
+    assert main(["create", str(path), "--spec", str(spec_file)]) == 1
+    err = one_error_line(capsys.readouterr().err)
+    assert "already exists; pass --force to overwrite it" in err and "force=True" not in err
+    assert path.read_bytes() == b"keep"
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text("keep")
+    assert main(["create", str(path), "--spec", str(spec_file), "--max-shard-size",
+                 "10KB"]) == 1
+    err = one_error_line(capsys.readouterr().err)
+    assert "model.safetensors.index.json already exists; pass --force" in err
+    assert sorted(os.listdir(tmp_path)) == ["model.safetensors", "model.safetensors.index.json",
+                                            "spec.json"]
+    assert main(["create", str(path), "--spec", str(spec_file), "--max-shard-size",
+                 "10KB", "--force"]) == 0
+    assert json.loads(index.read_text())["metadata"]["total_size"] > 0
+
+
 def test_progress_bar_over_all_bytes(tmp_path):
     spec = tmp_path / "big.json"
     spec.write_text(json.dumps({"seed": 0, "tensors": {
