@@ -31,7 +31,7 @@ from fastinit._validation import fmt_bytes
 TEMP_SUFFIX = ".fastinit-tmp"
 
 __all__ = ["WriteInterrupted", "Target", "resolve_target", "write_atomically", "file_kind",
-           "TEMP_SUFFIX"]
+           "TEMP_SUFFIX", "FORCE_HINT"]
 
 
 class WriteInterrupted(KeyboardInterrupt):
@@ -82,8 +82,11 @@ def file_kind(mode: int) -> str:
     return "a special file"
 
 
-def resolve_target(path: str, force: bool, *,
-                   force_hint: str = "pass force=True to overwrite it") -> Target:
+#: What an existing destination's error tells a library caller; the CLI names its flag instead.
+FORCE_HINT = "pass force=True to overwrite it"
+
+
+def resolve_target(path: str, force: bool, *, force_hint: str = FORCE_HINT) -> Target:
     """Check that `path` can be written, before any work starts; return a `Target`.
 
     Like np.save (which opens `path`), a write goes *through* symlinks -- chains of them and

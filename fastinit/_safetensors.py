@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from fastinit._chunks import DEFAULT_CHUNK_BYTES, ByteCounter, progress_bar
-from fastinit._files import check_space, resolve_target, write_atomically
+from fastinit._files import FORCE_HINT, check_space, resolve_target, write_atomically
 from fastinit._modelspec import ModelSpec
 from fastinit._regions import ArraySource, Source
 from fastinit._registry import resolve_initializer
@@ -236,7 +236,7 @@ def save_safetensors(path: PathLike, tensors: Mapping[str, Any] | ModelSpec, *,
                      stats: bool = False,
                      _on_stats: Callable[[str, tuple[float, float, float, float] | None], None]
                      | None = None,
-                     _force_hint: str = "pass force=True to overwrite it") -> list[str]:
+                     _force_hint: str = FORCE_HINT) -> list[str]:
     """Write `tensors` to a safetensors file (or shards), streamed in bounded memory.
 
     Each tensor is generated chunk by chunk straight into the file (two chunk buffers in all,

@@ -29,6 +29,8 @@ IO_ERROR = 1
 MAX_THREADS = 1024
 # Two buffers of this size are allocated (whatever the array size, up to the array's).
 MAX_CHUNK_MIB = 4096
+# An existing destination's error names the flag, not the library's force=True.
+CLI_FORCE_HINT = "pass --force to overwrite it"
 
 
 class _UsageError(Exception):
@@ -190,7 +192,7 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
         raise _UsageError(str(e).replace("allow_in_memory=True", "--allow-in-memory")) from None
     except OverflowError as e:  # float(10**400) in an initializer's checks
         raise _UsageError(_overflow_message(kwargs, e)) from None
-    target = resolve_target(args.path, args.force, force_hint="pass --force to overwrite it")
+    target = resolve_target(args.path, args.force, force_hint=CLI_FORCE_HINT)
     t0 = time.perf_counter()
     # The statistics come from the chunks as they are written: reading a multi-GB file back
     # would take longer than writing it.  The thread count is set for this call only (main()
@@ -272,7 +274,7 @@ def _create_from_spec(args: argparse.Namespace, out: TextIO) -> int:
             progress=args.progress and spec.nbytes >= 64 * 2**20,
             chunk_bytes=args.chunk_mib * 2**20, stats=args.stats,
             _on_stats=lambda name, st: stats.__setitem__(name, st),
-            _force_hint="pass --force to overwrite it")
+            _force_hint=CLI_FORCE_HINT)
     secs = time.perf_counter() - t0
     nbytes = spec.nbytes
     rate = nbytes / secs / 1e9 if secs > 0 else math.inf
